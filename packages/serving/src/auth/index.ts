@@ -1,0 +1,1 @@
+export { ApiKeyAuth, type Scope } from './api-keys';

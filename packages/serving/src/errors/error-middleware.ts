@@ -1,0 +1,81 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'winston';
+import { HttpError } from './http-error';
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  expose?: boolean;
+  limit?: number;
+}
+
+/** The one error body every service answers with. */
+export function errorBody(error: HttpError, requestId: string | undefined) {
+  const body: { code: string; message: string; details?: unknown; request_id: string | undefined } = {
+    code: error.code,
+    message: error.message,
+    request_id: requestId,
+  };
+  if (error.details !== undefined) body.details = error.details;
+  return { error: body };
+}
+
+/** Turns the errors body-parser raises (malformed JSON, oversize body, bad charset) into HttpErrors. */
+function fromBodyParser(error: BodyParserError): HttpError | undefined {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new HttpError(400, 'invalid_json', `request body is not valid JSON: ${error.message}`);
+    case 'entity.too.large':
+      return new HttpError(413, 'payload_too_large', `request body exceeds the limit of ${error.limit} bytes`, {
+        details: { limit_bytes: error.limit },
+      });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpError(415, 'unsupported_encoding', error.message);
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new HttpError(400, 'bad_request', error.message);
+    default:
+      if (typeof error.status === 'number' && error.status >= 400 && error.status < 500 && error.expose) {
+        return new HttpError(error.status, 'bad_request', error.message);
+      }
+      return undefined;
+  }
+}
+
+function requestIdOf(res: Response): string | undefined {
+  const id: unknown = res.locals['requestId'];
+  return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * Maps every error to the one body shape. 4xx are the client's (the access log records them); every 5xx is
+ * logged with its stack, and anything that is not an HttpError is answered as a bare 500 — a response never
+ * carries a stack.
+ */
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const requestId = requestIdOf(res);
+    let httpError = err instanceof HttpError ? err : undefined;
+    if (!httpError && err instanceof Error) httpError = fromBodyParser(err as BodyParserError);
+    if (!httpError || httpError.status >= 500) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      // 503 is load shedding (queue full, draining): expected under overload, so a warning, still with its stack.
+      const level = httpError?.status === 503 ? 'warn' : 'error';
+      logger.log(level, e.message, {
+        request_id: requestId,
+        method: req.method,
+        path: req.path,
+        error: { name: e.name, message: e.message, stack: e.stack },
+      });
+    }
+    if (!httpError) httpError = new HttpError(500, 'internal_error', 'internal server error');
+    for (const [name, value] of Object.entries(httpError.headers)) res.setHeader(name, value);
+    res.status(httpError.status).json(errorBody(httpError, requestId));
+  };
+}

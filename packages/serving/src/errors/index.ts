@@ -1,0 +1,11 @@
+export { HttpError } from './http-error';
+export { ValidationError, type FieldIssue } from './validation-error';
+export { UnprocessableEntityError } from './unprocessable-entity-error';
+export { ServiceUnavailableError } from './service-unavailable-error';
+export { NotFoundError } from './not-found-error';
+export { MethodNotAllowedError } from './method-not-allowed-error';
+export { UnauthorizedError } from './unauthorized-error';
+export { ForbiddenError } from './forbidden-error';
+export { ModelLoadError } from './model-load-error';
+export { zodIssues, parseOrThrow } from './zod-issues';
+export { errorMiddleware, errorBody } from './error-middleware';

@@ -1,0 +1,1 @@
+export { healthRouter, HEALTH_ROUTES, type HealthSource } from './health';

@@ -1,0 +1,14 @@
+export * from './config';
+export * from './errors';
+export * from './logging';
+export * from './metrics';
+export * from './health';
+export * from './auth';
+export * from './inference';
+export * from './lifecycle';
+export * from './openapi';
+export * from './service';
+export { requestId, requestIdOf, routeTemplate } from './http/request-context';
+export { accessLog } from './http/access-log';
+export { jsonBody } from './http/json-body';
+export { methodGuard } from './http/method-guard';

@@ -1,0 +1,2 @@
+export { ServiceState } from './service-state';
+export { registerShutdown, closeServer, type ShutdownStep, type ShutdownOptions } from './shutdown';

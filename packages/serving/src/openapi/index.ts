@@ -1,0 +1,1 @@
+export { buildOpenApi, type OpenApiDocument, withModel, batchRequestSchema, errorBodySchema, modelRefSchema } from './openapi';
