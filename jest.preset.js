@@ -4,7 +4,7 @@ const path = require('node:path');
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: path.join(__dirname, 'jest.environment.js'),
   testMatch: ['<rootDir>/src/**/*.test.ts'],
   transform: {
     '^.+\\.ts$': [

@@ -10,7 +10,7 @@ export function jsonBody(limitBytes: number, options: { optional?: boolean } = {
   const parse = express.json({ limit: limitBytes, strict: true });
   const requireJson: RequestHandler = (req, _res, next) => {
     const type = req.is('application/json');
-    if (type === null) {
+    if (type === null || req.headers['content-length'] === '0') {
       // No body at all.
       if (options.optional) {
         req.body = {};

@@ -1,0 +1,39 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { closeServer } from './shutdown';
+
+function get(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ port, path: '/', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('closeServer', () => {
+  it('stops accepting, lets in-flight requests finish, then resolves', async () => {
+    const server = http.createServer((_req, res) => setTimeout(() => res.end('done'), 100));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const inFlight = [get(port), get(port), get(port)];
+    await new Promise((r) => setTimeout(r, 30));
+    const closed = closeServer(server, 5000);
+    await expect(get(port)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(Promise.all(inFlight)).resolves.toEqual(Array(3).fill({ status: 200, body: 'done' }));
+    await expect(closed).resolves.toBeUndefined();
+  });
+
+  it('cuts connections that outlive the grace period and says so', async () => {
+    const server = http.createServer(() => undefined); // never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const hung = get(port).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 30));
+    await expect(closeServer(server, 100)).rejects.toThrow(/did not finish within 100 ms/);
+    expect(((await hung) as Error).message).toMatch(/socket hang up|ECONNRESET/);
+  });
+});

@@ -1,0 +1,193 @@
+import request from 'supertest';
+import { linearPredictor } from '../testing/linear-predictor';
+import { startTestService, type TestService } from '../testing/test-service';
+
+const PREDICT_KEY = 'predict-key-0123456789';
+const ADMIN_KEY = 'admin-key-0123456789ab';
+
+describe('service app (open, no keys)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ predictor: linearPredictor, env: { BODY_LIMIT_BYTES: '2048' } });
+  });
+  afterAll(() => svc.stop());
+
+  it('predicts with the newest version of the real model: y = -a + 0.5b + 0.25c - 0.5', async () => {
+    const res = await request(svc.app).post('/v1/predict').send({ a: 1, b: 2, c: 4 }).expect(200);
+    expect(res.body.y).toBeCloseTo(0.5, 5);
+    expect(res.body.p).toBeCloseTo(1 / (1 + Math.exp(-0.5)), 6);
+    expect(res.body.model).toEqual({ name: 'linear', version: '2' });
+  });
+
+  it('echoes a given X-Request-ID and makes one otherwise', async () => {
+    const given = await request(svc.app).get('/health/live').set('X-Request-ID', 'abc-123').expect(200);
+    expect(given.headers['x-request-id']).toBe('abc-123');
+    const made = await request(svc.app).get('/health/live').set('X-Request-ID', 'bad id with spaces').expect(200);
+    expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers wrong types and missing fields with 400 naming every field', async () => {
+    const res = await request(svc.app).post('/v1/predict').set('X-Request-ID', 'r1').send({ a: 'x', c: 1 }).expect(400);
+    expect(res.body.error.code).toBe('validation_error');
+    expect(res.body.error.request_id).toBe('r1');
+    const paths = res.body.error.details.map((d: { path: string }) => d.path).sort();
+    expect(paths).toEqual(['a', 'b']);
+    expect(res.body.error.details[0].message).toEqual(expect.any(String));
+    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('rejects unknown fields (strict schema)', async () => {
+    const res = await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1, d: 1 }).expect(400);
+    expect(res.body.error.details[0].code).toBe('unrecognized_keys');
+  });
+
+  it('answers malformed JSON with 400, a non-JSON body with 415, an oversize one with 413', async () => {
+    const bad = await request(svc.app).post('/v1/predict').set('Content-Type', 'application/json').send('{"a": 1,').expect(400);
+    expect(bad.body.error.code).toBe('invalid_json');
+    const text = await request(svc.app).post('/v1/predict').set('Content-Type', 'text/plain').send('a=1').expect(415);
+    expect(text.body.error.code).toBe('unsupported_media_type');
+    const big = await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1, pad: 'x'.repeat(4096) }).expect(413);
+    expect(big.body.error.code).toBe('payload_too_large');
+    const none = await request(svc.app).post('/v1/predict').expect(400);
+    expect(none.body.error.code).toBe('missing_body');
+  });
+
+  it('answers a domain rejection with 422', async () => {
+    const res = await request(svc.app).post('/v1/predict').send({ a: 13, b: 1, c: 1 }).expect(422);
+    expect(res.body.error).toMatchObject({ code: 'unlucky', details: { field: 'a', value: 13 } });
+  });
+
+  it('answers unknown routes with 404 and wrong methods with 405 + Allow', async () => {
+    const nf = await request(svc.app).get('/v2/nothing').expect(404);
+    expect(nf.body.error.code).toBe('not_found');
+    const na = await request(svc.app).get('/v1/predict').expect(405);
+    expect(na.headers['allow']).toBe('POST');
+    expect(na.body.error.code).toBe('method_not_allowed');
+  });
+
+  it('answers a batch in order, with a bad instance reported in place', async () => {
+    const res = await request(svc.app)
+      .post('/v1/predict/batch')
+      .send({ instances: [{ a: 1, b: 0, c: 0 }, { a: 'no' }, { a: 13, b: 0, c: 0 }, { a: 0, b: 0, c: 1 }] })
+      .expect(200);
+    expect(res.body.succeeded).toBe(2);
+    expect(res.body.failed).toBe(2);
+    expect(res.body.predictions[0].y).toBeCloseTo(-1.5, 5);
+    expect(res.body.predictions[1].error.code).toBe('validation_error');
+    expect(res.body.predictions[1].error.details.map((d: { path: string }) => d.path)).toContain('instances.1.a');
+    expect(res.body.predictions[2].error.code).toBe('unlucky');
+    expect(res.body.predictions[3].y).toBeCloseTo(-0.25, 5);
+  });
+
+  it('refuses a batch over the maximum or empty with 400', async () => {
+    const over = await request(svc.app)
+      .post('/v1/predict/batch')
+      .send({ instances: Array.from({ length: 101 }, () => ({ a: 0, b: 0, c: 0 })) });
+    // 101 small instances fit the 2 KiB test limit? if not, 413 is the right answer too
+    expect([400, 413]).toContain(over.status);
+    const empty = await request(svc.app).post('/v1/predict/batch').send({ instances: [] }).expect(400);
+    expect(empty.body.error.details[0].path).toBe('instances');
+  });
+
+  it('serves health, the model card, metrics and the OpenAPI document', async () => {
+    const h = await request(svc.app).get('/health').expect(200);
+    expect(h.body).toMatchObject({ status: 'ok', service: 'test', model: { name: 'linear', version: '2' } });
+    await request(svc.app).get('/health/ready').expect(200);
+    const card = await request(svc.app).get('/v1/model').expect(200);
+    expect(card.body).toMatchObject({ name: 'linear', version: '2', weights: { b: -0.5 } });
+    const metrics = await request(svc.app).get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/http_requests_total\{route="\/v1\/predict",method="POST",status="200"\}/);
+    expect(metrics.text).toMatch(/model_info\{model="linear",version="2",sha256="[0-9a-f]{64}"\} 1/);
+    expect(metrics.text).not.toMatch(/route="\/v2\/nothing"/);
+    const doc = await request(svc.app).get('/openapi.json').expect(200);
+    expect(doc.body.openapi).toBe('3.0.3');
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/predict', '/v1/predict/batch', '/admin/model/reload']));
+    expect(doc.body.components.schemas.PredictRequest.required).toEqual(['a', 'b', 'c']);
+    const docs = await request(svc.app).get('/docs/').expect(200);
+    expect(docs.text).toContain('swagger-ui');
+  });
+});
+
+describe('service app (API keys)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({
+      predictor: linearPredictor,
+      env: { API_KEYS_PREDICT: PREDICT_KEY, API_KEYS_ADMIN: ADMIN_KEY, METRICS_REQUIRE_AUTH: 'true', MODEL_VERSION: '1' },
+    });
+  });
+  afterAll(() => svc.stop());
+
+  it('needs a key for predictions: 401 without or with a wrong one, 200 with X-API-Key or Bearer', async () => {
+    const none = await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(401);
+    expect(none.body.error.code).toBe('unauthorized');
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    await request(svc.app).post('/v1/predict').set('X-API-Key', 'predict-key-0123456780').send({ a: 1, b: 1, c: 1 }).expect(401);
+    await request(svc.app).post('/v1/predict').set('X-API-Key', PREDICT_KEY).send({ a: 1, b: 1, c: 1 }).expect(200);
+    await request(svc.app).post('/v1/predict').set('Authorization', `Bearer ${ADMIN_KEY}`).send({ a: 1, b: 1, c: 1 }).expect(200);
+  });
+
+  it('keeps admin routes to the admin scope: 403 for a predict key', async () => {
+    const res = await request(svc.app).post('/admin/model/reload').set('X-API-Key', PREDICT_KEY).expect(403);
+    expect(res.body.error).toMatchObject({ code: 'forbidden', details: { required_scope: 'admin' } });
+    await request(svc.app).post('/admin/model/reload').set('X-API-Key', ADMIN_KEY).send({ version: '1' }).expect(200);
+  });
+
+  it('leaves health open and protects /metrics when asked to', async () => {
+    await request(svc.app).get('/health/ready').expect(200);
+    await request(svc.app).get('/health').expect(200);
+    await request(svc.app).get('/metrics').expect(401);
+    await request(svc.app).get('/metrics').set('X-API-Key', PREDICT_KEY).expect(200);
+  });
+});
+
+describe('service app (CORS, readiness, 5xx)', () => {
+  it('sends CORS headers only to allowed origins', async () => {
+    const svc = await startTestService({ predictor: linearPredictor, env: { CORS_ORIGINS: 'https://app.example.com' } });
+    try {
+      const ok = await request(svc.app).options('/v1/predict').set('Origin', 'https://app.example.com').set('Access-Control-Request-Method', 'POST');
+      expect(ok.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      const no = await request(svc.app).options('/v1/predict').set('Origin', 'https://evil.example.com').set('Access-Control-Request-Method', 'POST');
+      expect(no.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('is not ready until the model is loaded, nor while draining', async () => {
+    const svc = await startTestService({ predictor: linearPredictor, start: false });
+    await request(svc.app).get('/health/live').expect(200);
+    const before = await request(svc.app).get('/health/ready').expect(503);
+    expect(before.body.status).toBe('starting');
+    const predict = await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(503);
+    expect(predict.body.error.code).toBe('model_not_ready');
+    expect(predict.headers['retry-after']).toBe('1');
+    await svc.runtime.start();
+    await request(svc.app).get('/health/ready').expect(200);
+    svc.state.startDraining();
+    const draining = await request(svc.app).get('/health/ready').expect(503);
+    expect(draining.body.status).toBe('draining');
+    await svc.stop();
+  });
+
+  it('answers an unexpected failure with a bare 500 and logs it with its stack', async () => {
+    const broken = {
+      ...linearPredictor,
+      toOutput: (row: Parameters<typeof linearPredictor.toOutput>[0], input: { a: number; b: number; c: number }) => {
+        if (input.a === 7) throw new TypeError('toOutput exploded');
+        return linearPredictor.toOutput(row, input, {});
+      },
+    };
+    const svc = await startTestService({ predictor: broken });
+    try {
+      const res = await request(svc.app).post('/v1/predict').set('X-Request-ID', 'boom-1').send({ a: 7, b: 1, c: 1 }).expect(500);
+      expect(res.body).toEqual({ error: { code: 'internal_error', message: 'internal server error', request_id: 'boom-1' } });
+      const logged = svc.logs.lines.find((l) => l['request_id'] === 'boom-1');
+      expect(logged).toMatchObject({ level: 'error', message: 'toOutput exploded' });
+      expect((logged?.['error'] as { stack: string }).stack).toContain('TypeError: toOutput exploded');
+      await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(200);
+    } finally {
+      await svc.stop();
+    }
+  });
+});

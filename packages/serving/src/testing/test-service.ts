@@ -1,0 +1,61 @@
+import { Writable } from 'node:stream';
+import { loadServingConfig, type ServingEnv } from '../config/serving-config';
+import type { PredictorDefinition } from '../inference/predictor';
+import { PredictorRuntime } from '../inference/predictor-runtime';
+import { ServiceState } from '../lifecycle/service-state';
+import { createLogger } from '../logging/logger';
+import { createServingMetrics, Registry } from '../metrics/metrics';
+import { createServiceApp, type ServiceAppDeps } from '../service/create-service-app';
+import { runtimeOptions } from '../service/run-service';
+
+/** Collects a logger's JSON lines so a test can read what was logged. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    callback();
+  }
+}
+
+export interface TestServiceOptions<I, O, A> {
+  predictor: PredictorDefinition<I, O, A>;
+  /** Variables as the process would see them; LOG_LEVEL defaults to warn and ACCESS_LOG to false. */
+  env?: Record<string, string>;
+  /** Load the model before returning (default true). */
+  start?: boolean;
+  createApp?: (deps: ServiceAppDeps<I, O, A>) => ReturnType<typeof createServiceApp>;
+}
+
+/**
+ * A service wired exactly as runService wires it (real config parsing, real model, real metrics), without
+ * listening or signal handlers: tests drive `app` with supertest and call `stop()` after.
+ */
+export async function startTestService<I, O, A>(options: TestServiceOptions<I, O, A>) {
+  const config: ServingEnv = loadServingConfig({ LOG_LEVEL: 'warn', ACCESS_LOG: 'false', NODE_ENV: 'test', ...options.env });
+  const logs = new LogCapture();
+  const logger = createLogger({ service: 'test', level: config.LOG_LEVEL, stream: logs });
+  const metrics = createServingMetrics(new Registry(), { defaultMetrics: false });
+  const runtime = new PredictorRuntime(options.predictor, runtimeOptions(config, logger, metrics));
+  const state = new ServiceState();
+  const deps: ServiceAppDeps<I, O, A> = { service: 'test', version: '0.0.0-test', config, logger, metrics, runtime, state };
+  const app = (options.createApp ?? createServiceApp)(deps);
+  if (options.start ?? true) await runtime.start();
+  return {
+    ...deps,
+    app,
+    logs,
+    /** Value of a metric series (sum of matching label sets), for assertions. */
+    async metricValue(name: string, labels: Record<string, string> = {}, suffix = ''): Promise<number> {
+      const metric = await metrics.registry.getSingleMetric(name)?.get();
+      if (!metric) throw new Error(`no metric ${name}`);
+      return metric.values
+        .filter((v) => (v as { metricName?: string }).metricName === undefined ? suffix === '' : (v as { metricName?: string }).metricName === `${name}${suffix}`)
+        .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
+        .reduce((sum, v) => sum + v.value, 0);
+    },
+    stop: () => runtime.stop(),
+  };
+}
+
+export type TestService = Awaited<ReturnType<typeof startTestService>>;
