@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { z } from 'zod';
 import { ConfigError } from '../config/config-error';
-import { loadServingConfig, servingEnvSchema, type ServingEnv } from '../config/serving-config';
+import { loadServingConfig, type ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
 import { PredictorRuntime } from '../inference/predictor-runtime';
 import { ServiceState } from '../lifecycle/service-state';
@@ -38,12 +37,12 @@ export function packageVersion(packageJsonPath: string): string {
   return (JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string }).version;
 }
 
-export interface RunServiceOptions<I, O, A, S extends z.ZodObject> {
+export interface RunServiceOptions<I, O, A> {
   service: string;
   version: string;
   predictor: PredictorDefinition<I, O, A>;
-  /** A service's own variables: `servingEnvSchema.extend({...})`. */
-  configSchema?: S;
+  /** A service's own config loader (its schema extends servingEnvSchema); loadServingConfig otherwise. */
+  loadConfig?: (env: NodeJS.ProcessEnv) => ServingEnv;
   env?: NodeJS.ProcessEnv;
   /** Defaults to createServiceApp; a service that adds routes passes its own createApp. */
   createApp?: (deps: ServiceAppDeps<I, O, A>) => ReturnType<typeof createServiceApp>;
@@ -53,12 +52,12 @@ export interface RunServiceOptions<I, O, A, S extends z.ZodObject> {
  * Starts a prediction service: config (a bad value exits 1 naming the variable), logger, metrics, listen
  * (liveness answers at once; readiness once the model is warm), model load, and the shutdown sequence.
  */
-export async function runService<I, O, A, S extends z.ZodObject = typeof servingEnvSchema>(
-  options: RunServiceOptions<I, O, A, S>,
+export async function runService<I, O, A>(
+  options: RunServiceOptions<I, O, A>,
 ): Promise<{ server: Server; shutdown(reason: string): Promise<void> }> {
   let config: ServingEnv;
   try {
-    config = loadServingConfig(options.env ?? process.env, options.configSchema) as unknown as ServingEnv;
+    config = (options.loadConfig ?? loadServingConfig)(options.env ?? process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(

@@ -1,0 +1,198 @@
+/**
+ * `pnpm bench`: autocannon against the flight-delay service on loopback, beside two floors measured in the
+ * same run — a minimal Express JSON endpoint, and the raw model time per row (onnxruntime alone).
+ *
+ * The server under test is pinned to core 0 (`taskset -c 0`) and this load generator to core 1, so "one
+ * core" means one core. Scenarios alternate for BENCH_ROUNDS rounds and the medians are reported; this
+ * machine is noisy, so read ratios, not absolutes. Not a test: nothing here passes or fails.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import * as ort from 'onnxruntime-node';
+import { parseFeatureTables, featurize, FEATURE_COUNT } from '../src/features';
+
+const ROOT = path.resolve(__dirname, '..');
+const OUT = path.join(ROOT, '.bench');
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+// Re-run this process pinned to core 1 so the load generator never shares the server's core.
+if (hasTaskset && process.env['BENCH_PINNED'] !== '1') {
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...process.execArgv, __filename], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PINNED: '1' },
+  });
+  child.on('exit', (code) => process.exit(code ?? 1));
+} else {
+  main().catch((error: Error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+function waitReady(port: number, route: string, method = 'GET'): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const req = http.request({ host: '127.0.0.1', port, path: route, method, agent: false }, (res) => {
+        res.resume();
+        if (res.statusCode !== undefined && res.statusCode < 500) resolve();
+        else retry();
+      });
+      req.on('error', retry);
+      req.end();
+    };
+    const retry = () => (Date.now() > deadline ? reject(new Error(`port ${port} not ready`)) : setTimeout(attempt, 100));
+    attempt();
+  });
+}
+
+/** Starts `args` under node pinned to core 0 with its output in .bench/<name>.log. */
+async function startServer(name: string, args: string[], env: Record<string, string>, port: number, ready: string): Promise<ChildProcess> {
+  const log = createWriteStream(path.join(OUT, `${name}.log`));
+  const cmd = hasTaskset ? 'taskset' : process.execPath;
+  const argv = hasTaskset ? ['-c', '0', process.execPath, ...args] : args;
+  const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  await waitReady(port, ready);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, body: string, seconds: number, connections = CONNECTIONS): Promise<Load> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  return {
+    rps: result.requests.p50,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+async function metric(port: number, name: string): Promise<number | undefined> {
+  const text = await new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      let data = '';
+      res.on('data', (c: Buffer) => (data += c.toString()));
+      res.on('end', () => resolve(data));
+    }).on('error', reject);
+  });
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').at(-1)) : undefined;
+}
+
+/** Median wall time of session.run for `n` real feature rows, in microseconds. */
+async function rawModelMicros(n: number, iterations: number): Promise<number> {
+  const versions = readdirSync(path.join(ROOT, 'model')).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b));
+  const dir = path.join(ROOT, 'model', versions.at(-1) as string);
+  const tables = parseFeatureTables(JSON.parse(readFileSync(path.join(dir, 'features.json'), 'utf8')));
+  const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { rows: { input: never }[] };
+  const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  const rows = new Float32Array(n * FEATURE_COUNT);
+  for (let i = 0; i < n; i++) featurize(golden.rows[i % golden.rows.length]!.input, tables, rows, i * FEATURE_COUNT);
+  const feeds = { features: new ort.Tensor('float32', rows, [n, FEATURE_COUNT]) };
+  for (let i = 0; i < 50; i++) await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t) / 1e3);
+  }
+  await session.release();
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const body = JSON.stringify({ origin: 'ORD', destination: 'LAX', scheduled_departure: '2001-06-15T17:30' });
+  const serviceMain = path.join(ROOT, 'dist', 'main.js');
+  console.log(`flight-delay bench: ${CONNECTIONS} connections, ${SECONDS}s × ${ROUNDS} rounds per scenario; server on core 0${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}, load on core 1`);
+
+  const rawOne = await rawModelMicros(1, 3000);
+  const raw32 = await rawModelMicros(32, 1000);
+  const raw64 = await rawModelMicros(64, 500);
+
+  const floor = await startServer('minimal-express', ['--import', 'tsx', 'bench/minimal-express.ts'], {}, 9101, '/');
+  const serviceLogged = await startServer('service', [serviceMain], { LOG_LEVEL: 'info' }, 9102, '/health/ready');
+  const serviceQuiet = await startServer('service-no-access-log', [serviceMain], { LOG_LEVEL: 'info', ACCESS_LOG: 'false' }, 9103, '/health/ready');
+
+  const scenarios = [
+    { name: 'minimal Express JSON endpoint (floor)', url: 'http://127.0.0.1:9101/echo', port: 0 },
+    { name: 'flight-delay POST /v1/predict', url: 'http://127.0.0.1:9102/v1/predict', port: 9102 },
+    { name: 'flight-delay, ACCESS_LOG=false', url: 'http://127.0.0.1:9103/v1/predict', port: 9103 },
+  ];
+  const results = new Map<string, Load[]>(scenarios.map((s) => [s.name, []]));
+  for (const s of scenarios) await load(s.url, body, 2); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of scenarios) results.get(s.name)!.push(await load(s.url, body, SECONDS));
+  }
+  const lag = await metric(9102, 'nodejs_eventloop_lag_p99_seconds');
+  const runs = await metric(9102, 'model_batch_size_count');
+  const rowsServed = await metric(9102, 'model_batch_size_sum');
+  await Promise.all([stop(floor), stop(serviceLogged), stop(serviceQuiet)]);
+
+  const summary = scenarios.map((s) => {
+    const r = results.get(s.name)!;
+    return { name: s.name, rps: median(r.map((x) => x.rps)), p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), errors: r.reduce((a, x) => a + x.errors + x.non2xx, 0) };
+  });
+  const floorRps = summary[0]!.rps;
+  console.log('\nscenario                                   median rps   p50 ms   p99 ms   vs floor   errors+non2xx');
+  for (const s of summary) {
+    console.log(
+      `${s.name.padEnd(42)} ${s.rps.toFixed(0).padStart(10)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)} ${`${((100 * s.rps) / floorRps).toFixed(1)}%`.padStart(10)} ${String(s.errors).padStart(15)}`,
+    );
+  }
+  console.log(`\nraw model time (onnxruntime alone, 1 thread): batch 1 = ${rawOne.toFixed(1)} µs; batch 32 = ${raw32.toFixed(1)} µs (${(raw32 / 32).toFixed(2)} µs/row); batch 64 = ${raw64.toFixed(1)} µs (${(raw64 / 64).toFixed(2)} µs/row)`);
+  if (runs !== undefined && rowsServed !== undefined) {
+    console.log(`dynamic batching in the service: ${rowsServed} rows in ${runs} model runs = ${(rowsServed / runs).toFixed(1)} rows/run`);
+  }
+  if (lag !== undefined) console.log(`event-loop lag p99 of the service after the runs: ${(lag * 1000).toFixed(2)} ms`);
+  const svc = summary[1]!;
+  console.log(`\ntarget: >= 85% of the floor's rps and p99 <= 10 ms at ${CONNECTIONS} connections → ${((100 * svc.rps) / floorRps).toFixed(1)}%, p99 ${svc.p99.toFixed(2)} ms`);
+}
