@@ -137,7 +137,9 @@ describe('flight-delay service', () => {
   });
 
   it('coalesces 64 concurrent requests into fewer model runs (model_batch_size)', async () => {
-    const batched = await startTestService({ predictor: flightDelayPredictor, createApp, env: { MAX_BATCH_DELAY_MS: '20' } });
+    // A long delay bound makes the coalescing independent of how fast the 64 connections arrive: a batch
+    // leaves when 64 rows wait (full) or after 1 s, whichever is first.
+    const batched = await startTestService({ predictor: flightDelayPredictor, createApp, env: { MAX_BATCH_DELAY_MS: '1000', MAX_BATCH_SIZE: '64' } });
     const server: Server = batched.app.listen(0);
     try {
       const runsBefore = await batched.metricValue('model_batch_size', {}, '_count');

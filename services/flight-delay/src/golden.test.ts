@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import type { GoldenFile } from '@predict/serving';
 import { startTestService, type TestService } from '@predict/serving/testing';
 import request from 'supertest';
 import { createApp } from './app';
@@ -7,11 +8,7 @@ import { flightDelayPredictor } from './predictor';
 
 const MODEL_DIR = path.resolve(__dirname, '../model');
 
-interface GoldenRow {
-  input: Record<string, unknown>;
-  probability_delayed: number;
-  expected_delay_minutes: number;
-}
+type GoldenRow = GoldenFile['rows'][number] & { probability_delayed: number; expected_delay_minutes: number };
 
 /**
  * Golden parity: held-out June 2001 flights, as raw request fields, with the outputs of the fitted XGBoost

@@ -54,11 +54,15 @@ async function startService(env: Record<string, string>): Promise<{ child: Child
 
 describe('flight-delay process lifecycle', () => {
   it('on SIGTERM goes unready, drains in-flight requests, releases the model and exits 0', async () => {
-    // Requests wait 400 ms in the batcher, so they are surely in flight when SIGTERM lands.
-    const { child, port, logs } = await startService({ MAX_BATCH_DELAY_MS: '400', MAX_BATCH_SIZE: '64' });
+    // Rows wait up to 1.5 s in the batcher for company, so the 20 requests are surely in flight when SIGTERM
+    // lands: we send it once /metrics shows all 20 queued.
+    const { child, port, logs } = await startService({ MAX_BATCH_DELAY_MS: '1500', MAX_BATCH_SIZE: '64' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const inFlight = Array.from({ length: 20 }, () => call(port, 'POST', '/v1/predict', flight));
-    await new Promise((r) => setTimeout(r, 100));
+    for (let queued = 0; queued < 20; ) {
+      const metrics = await call(port, 'GET', '/metrics');
+      queued = Number(/model_queue_depth\{[^}]*\} (\d+)/.exec(metrics.body)?.[1] ?? 0);
+    }
     child.kill('SIGTERM');
     const responses = await Promise.all(inFlight);
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));

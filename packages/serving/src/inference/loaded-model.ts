@@ -71,7 +71,7 @@ function splitRows(outputs: Awaited<ReturnType<SessionRunner['run']>>, names: re
   return rows;
 }
 
-interface GoldenFile {
+export interface GoldenFile {
   tolerance?: number;
   rows: Array<{ input: unknown } & Record<string, unknown>>;
 }

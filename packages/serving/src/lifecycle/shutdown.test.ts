@@ -16,11 +16,17 @@ function get(port: number): Promise<{ status: number; body: string }> {
 
 describe('closeServer', () => {
   it('stops accepting, lets in-flight requests finish, then resolves', async () => {
-    const server = http.createServer((_req, res) => setTimeout(() => res.end('done'), 100));
+    let received = 0;
+    let allReceived: () => void = () => undefined;
+    const arrived = new Promise<void>((r) => (allReceived = r));
+    const server = http.createServer((_req, res) => {
+      if (++received === 3) allReceived();
+      setTimeout(() => res.end('done'), 100);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     const inFlight = [get(port), get(port), get(port)];
-    await new Promise((r) => setTimeout(r, 30));
+    await arrived;
     const closed = closeServer(server, 5000);
     await expect(get(port)).rejects.toThrow(/ECONNREFUSED/);
     await expect(Promise.all(inFlight)).resolves.toEqual(Array(3).fill({ status: 200, body: 'done' }));
@@ -28,11 +34,13 @@ describe('closeServer', () => {
   });
 
   it('cuts connections that outlive the grace period and says so', async () => {
-    const server = http.createServer(() => undefined); // never answers
+    let arrived: () => void = () => undefined;
+    const received = new Promise<void>((r) => (arrived = r));
+    const server = http.createServer(() => arrived()); // never answers
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     const hung = get(port).catch((e: Error) => e);
-    await new Promise((r) => setTimeout(r, 30));
+    await received;
     await expect(closeServer(server, 100)).rejects.toThrow(/did not finish within 100 ms/);
     expect(((await hung) as Error).message).toMatch(/socket hang up|ECONNRESET/);
   });

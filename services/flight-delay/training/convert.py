@@ -1,0 +1,258 @@
+"""XGBoost boosters -> one ONNX model, without onnxmltools/skl2onnx.
+
+Graph:
+    features float32 [batch, F]
+      -> ai.onnx.ml TreeEnsembleRegressor (classifier trees, margin) -> Sigmoid -> probability_delayed [batch, 1]
+      -> ai.onnx.ml TreeEnsembleRegressor (regressor trees)                   -> expected_delay_minutes [batch, 1]
+
+Tree semantics carried over exactly:
+  * XGBoost goes to the left child when x < threshold  -> mode BRANCH_LT, true branch = left child;
+  * thresholds are float32 in XGBoost and in ONNX (nodes_values is a float attribute);
+  * a missing value (NaN) follows default_left      -> nodes_missing_value_tracks_true = default_left;
+  * the margin offset (base_score through the objective's link) -> base_values, checked against
+    predict(output_margin=True).
+
+quantize_leaves() optionally snaps leaf values to a power-of-two grid so that every partial sum of leaves is
+exactly representable in float32: then XGBoost (which sums in float32, base score first) and onnxruntime
+(which sums in any order it likes, base value last) produce bit-identical margins.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+import onnx
+import xgboost as xgb
+from onnx import TensorProto, helper
+
+ONNX_OPSET = 17  # default domain; onnx 1.12 knows up to 17, onnxruntime-node 1.30 runs it
+ONNX_ML_OPSET = 3
+IR_VERSION = 8
+SUPPORTED_OBJECTIVES = ("binary:logistic", "reg:squarederror")
+
+
+@dataclass
+class Tree:
+    left: np.ndarray  # int, -1 at leaves
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray  # float32; leaf value at leaves
+    default_left: np.ndarray  # bool
+
+
+@dataclass
+class Ensemble:
+    objective: str
+    base_score: float
+    margin_offset: float  # added to the summed leaves to give the margin
+    num_feature: int
+    trees: List[Tree]
+
+
+def _model_json(booster: xgb.Booster) -> dict:
+    return json.loads(bytes(booster.save_raw("json")))
+
+
+def _margin_offset(objective: str, base_score: float) -> float:
+    """base_score through the objective's link, in float32 as XGBoost computes it."""
+    b = np.float32(base_score)
+    if objective == "binary:logistic":
+        return float(np.float32(-np.log(np.float32(1.0) / b - np.float32(1.0))))
+    return float(b)
+
+
+def parse_booster(booster: xgb.Booster) -> Ensemble:
+    model = _model_json(booster)
+    learner = model["learner"]
+    objective = learner["objective"]["name"]
+    if objective not in SUPPORTED_OBJECTIVES:
+        raise ValueError(f"unsupported objective {objective}; supported: {SUPPORTED_OBJECTIVES}")
+    gb = learner["gradient_booster"]
+    if gb["name"] != "gbtree":
+        raise ValueError(f"only gbtree boosters are supported, got {gb['name']}")
+    params = learner["learner_model_param"]
+    if int(params.get("num_class", "0")) > 1 or int(params.get("num_target", "1")) != 1:
+        raise ValueError("only single-output models are supported")
+    base_score = float(params["base_score"])
+    trees = []
+    for t in gb["model"]["trees"]:
+        if any(int(s) != 0 for s in t.get("split_type", [])):
+            raise ValueError("categorical splits are not supported")
+        if int(t["tree_param"].get("size_leaf_vector", "0")) > 1:
+            raise ValueError("vector leaves are not supported")
+        trees.append(
+            Tree(
+                left=np.asarray(t["left_children"], dtype=np.int64),
+                right=np.asarray(t["right_children"], dtype=np.int64),
+                feature=np.asarray(t["split_indices"], dtype=np.int64),
+                threshold=np.asarray(t["split_conditions"], dtype=np.float32),
+                default_left=np.asarray(t["default_left"], dtype=bool),
+            )
+        )
+    return Ensemble(
+        objective=objective,
+        base_score=base_score,
+        margin_offset=_margin_offset(objective, base_score),
+        num_feature=int(params["num_feature"]),
+        trees=trees,
+    )
+
+
+def leaf_sums(ensemble: Ensemble, x: np.ndarray) -> np.ndarray:
+    """Sum of the reached leaves per row (float64), by walking the parsed trees: the converter's view."""
+    x = np.asarray(x, dtype=np.float32)
+    out = np.zeros(x.shape[0], dtype=np.float64)
+    for t in ensemble.trees:
+        node = np.zeros(x.shape[0], dtype=np.int64)
+        while True:
+            inner = t.left[node] >= 0
+            if not inner.any():
+                break
+            rows = np.nonzero(inner)[0]
+            n = node[rows]
+            v = x[rows, t.feature[n]]
+            go_left = np.where(np.isnan(v), t.default_left[n], v < t.threshold[n])
+            node[rows] = np.where(go_left, t.left[n], t.right[n])
+        out += t.threshold[node].astype(np.float64)
+    return out
+
+
+def check_margin_offset(booster: xgb.Booster, x: np.ndarray, tol: float = 1e-4) -> float:
+    """Confirms margin = summed leaves + offset on sample rows; returns the offset."""
+    ens = parse_booster(booster)
+    margin = booster.predict(xgb.DMatrix(x, missing=np.nan), output_margin=True).astype(np.float64)
+    observed = margin - leaf_sums(ens, x)
+    err = np.max(np.abs(observed - ens.margin_offset))
+    if err > tol:
+        raise AssertionError(
+            f"margin offset mismatch: expected {ens.margin_offset} from base_score {ens.base_score}, "
+            f"observed {observed.mean()} (max error {err})"
+        )
+    return ens.margin_offset
+
+
+def quantize_leaves(booster: xgb.Booster, headroom_bits: int = 1) -> tuple[xgb.Booster, float]:
+    """Returns a copy of the booster whose leaf values are multiples of a power-of-two step chosen so that
+    |offset| + sum over trees of max |leaf| < 2^(24 - headroom_bits) steps: every partial sum (in any order)
+    is then exact in float32. The margin offset must already be a multiple of the step (e.g. base_score 0.5
+    for binary:logistic, an integer base_score for regression). Returns (booster, step)."""
+    model = _model_json(booster)
+    ens = parse_booster(booster)
+    bound = abs(ens.margin_offset)
+    for t in ens.trees:
+        bound += float(np.max(np.abs(t.threshold[t.left < 0])))
+    bound *= 1.01  # rounding can push leaves up by half a step
+    step = 2.0 ** (math.ceil(math.log2(bound)) - (24 - headroom_bits))
+    if ens.margin_offset / step != round(ens.margin_offset / step):
+        raise ValueError(f"margin offset {ens.margin_offset} is not a multiple of the grid step {step}")
+    for t in model["learner"]["gradient_booster"]["model"]["trees"]:
+        for i, left in enumerate(t["left_children"]):
+            if left == -1:
+                q = round(float(np.float32(t["split_conditions"][i])) / step) * step
+                t["split_conditions"][i] = q
+                t["base_weights"][i] = q
+    out = xgb.Booster()
+    out.load_model(bytearray(json.dumps(model).encode()))
+    return out, step
+
+
+def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: str) -> onnx.NodeProto:
+    treeids, nodeids, featureids, modes, values = [], [], [], [], []
+    truenodeids, falsenodeids, missing_true = [], [], []
+    t_treeids, t_nodeids, t_ids, t_weights = [], [], [], []
+    for tid, t in enumerate(ens.trees):
+        for nid in range(len(t.left)):
+            treeids.append(tid)
+            nodeids.append(nid)
+            if t.left[nid] < 0:
+                featureids.append(0)
+                modes.append("LEAF")
+                values.append(0.0)
+                truenodeids.append(0)
+                falsenodeids.append(0)
+                missing_true.append(0)
+                t_treeids.append(tid)
+                t_nodeids.append(nid)
+                t_ids.append(0)
+                t_weights.append(float(t.threshold[nid]))
+            else:
+                featureids.append(int(t.feature[nid]))
+                modes.append("BRANCH_LT")
+                values.append(float(t.threshold[nid]))
+                truenodeids.append(int(t.left[nid]))
+                falsenodeids.append(int(t.right[nid]))
+                missing_true.append(int(t.default_left[nid]))
+    return helper.make_node(
+        "TreeEnsembleRegressor",
+        [input_name],
+        [output_name],
+        name=name,
+        domain="ai.onnx.ml",
+        n_targets=1,
+        aggregate_function="SUM",
+        post_transform="NONE",
+        base_values=[ens.margin_offset],
+        nodes_treeids=treeids,
+        nodes_nodeids=nodeids,
+        nodes_featureids=featureids,
+        nodes_modes=modes,
+        nodes_values=values,
+        nodes_truenodeids=truenodeids,
+        nodes_falsenodeids=falsenodeids,
+        nodes_missing_value_tracks_true=missing_true,
+        target_treeids=t_treeids,
+        target_nodeids=t_nodeids,
+        target_ids=t_ids,
+        target_weights=t_weights,
+    )
+
+
+def to_onnx(
+    classifier: xgb.Booster,
+    regressor: xgb.Booster,
+    num_features: int,
+    feature_names: Optional[Sequence[str]] = None,
+    metadata: Optional[dict] = None,
+) -> onnx.ModelProto:
+    """One ONNX model with outputs probability_delayed (sigmoid of the classifier margin) and
+    expected_delay_minutes (the regressor), both float32 [batch, 1]."""
+    cls = parse_booster(classifier)
+    reg = parse_booster(regressor)
+    if cls.objective != "binary:logistic":
+        raise ValueError(f"classifier objective must be binary:logistic, got {cls.objective}")
+    if reg.objective != "reg:squarederror":
+        raise ValueError(f"regressor objective must be reg:squarederror, got {reg.objective}")
+    for e in (cls, reg):
+        if e.num_feature > num_features:
+            raise ValueError(f"a booster uses {e.num_feature} features, the input has {num_features}")
+
+    nodes = [
+        _tree_ensemble_node(cls, "features", "delay_margin", "classifier_trees"),
+        helper.make_node("Sigmoid", ["delay_margin"], ["probability_delayed"], name="sigmoid"),
+        _tree_ensemble_node(reg, "features", "expected_delay_minutes", "regressor_trees"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "flight_delay",
+        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", num_features])],
+        outputs=[
+            helper.make_tensor_value_info("probability_delayed", TensorProto.FLOAT, ["batch", 1]),
+            helper.make_tensor_value_info("expected_delay_minutes", TensorProto.FLOAT, ["batch", 1]),
+        ],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", ONNX_OPSET), helper.make_opsetid("ai.onnx.ml", ONNX_ML_OPSET)],
+        producer_name="flight-delay training/convert.py",
+        producer_version=f"xgboost {xgb.__version__}",
+        ir_version=IR_VERSION,
+    )
+    props = dict(metadata or {})
+    if feature_names is not None:
+        props["feature_names"] = json.dumps(list(feature_names))
+    helper.set_model_props(model, {k: str(v) for k, v in props.items()})
+    onnx.checker.check_model(model, full_check=True)
+    return model
