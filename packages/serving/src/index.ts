@@ -8,7 +8,6 @@ export * from './inference';
 export * from './lifecycle';
 export * from './openapi';
 export * from './service';
-export { requestId, requestIdOf, routeTemplate } from './http/request-context';
-export { accessLog } from './http/access-log';
+export { requestContext, requestIdOf, routeTemplate, type RequestContextOptions } from './http/request-context';
 export { jsonBody } from './http/json-body';
 export { methodGuard } from './http/method-guard';

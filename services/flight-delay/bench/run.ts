@@ -92,7 +92,7 @@ interface Load {
   non2xx: number;
 }
 
-async function load(url: string, body: string, seconds: number, connections = CONNECTIONS): Promise<Load> {
+async function load(url: string, body: string, seconds: number, connections = CONNECTIONS, overallRate?: number): Promise<Load> {
   const result = await autocannon({
     url,
     method: 'POST',
@@ -100,6 +100,7 @@ async function load(url: string, body: string, seconds: number, connections = CO
     body,
     connections,
     duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
   });
   return {
     rps: result.requests.p50,
@@ -215,18 +216,29 @@ async function main(): Promise<void> {
   const lag = await metric(9102, 'nodejs_eventloop_lag_p99_seconds');
   const runs = await metric(9102, 'model_batch_size_count');
   const rowsServed = await metric(9102, 'model_batch_size_sum');
-  await Promise.all([stop(floor), stop(serviceLogged), stop(serviceQuiet)]);
 
   const summary = scenarios.map((s) => {
     const r = results.get(s.name)!;
     return { name: s.name, rps: median(r.map((x) => x.rps)), p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), errors: r.reduce((a, x) => a + x.errors + x.non2xx, 0) };
   });
   const floorRps = summary[0]!.rps;
+
+  // Latency below saturation: the same 32 connections held to half the floor's throughput.
+  const rate = Math.round(floorRps / 2);
+  const paced = new Map<string, Load[]>(scenarios.slice(0, 2).map((s) => [s.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const s of scenarios.slice(0, 2)) paced.get(s.name)!.push(await load(s.url, body, SECONDS, CONNECTIONS, rate));
+  }
+  await Promise.all([stop(floor), stop(serviceLogged), stop(serviceQuiet)]);
   console.log('\nscenario                                   median rps   p50 ms   p99 ms   vs floor   errors+non2xx');
   for (const s of summary) {
     console.log(
       `${s.name.padEnd(42)} ${s.rps.toFixed(0).padStart(10)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)} ${`${((100 * s.rps) / floorRps).toFixed(1)}%`.padStart(10)} ${String(s.errors).padStart(15)}`,
     );
+  }
+  console.log(`\nat a fixed ${rate} req/s (half the floor's rps), ${CONNECTIONS} connections:`);
+  for (const [name, r] of paced) {
+    console.log(`${name.padEnd(42)} ${median(r.map((x) => x.rps)).toFixed(0).padStart(10)} ${median(r.map((x) => x.p50)).toFixed(2).padStart(8)} ${median(r.map((x) => x.p99)).toFixed(2).padStart(8)}`);
   }
   console.log(`\nraw model time (onnxruntime alone, 1 thread): batch 1 = ${rawOne.toFixed(1)} µs; batch 32 = ${raw32.toFixed(1)} µs (${(raw32 / 32).toFixed(2)} µs/row); batch 64 = ${raw64.toFixed(1)} µs (${(raw64 / 64).toFixed(2)} µs/row)`);
   if (runs !== undefined && rowsServed !== undefined) {

@@ -52,13 +52,17 @@ export class ApiKeyAuth {
     return found;
   }
 
-  /** Middleware: 401 without a valid key, 403 when the key lacks `scope`; a no-op when auth is off. */
-  require(scope: Scope | 'any'): RequestHandler {
+  /**
+   * Middleware for a route: 401 without a valid key, 403 when the key lacks `scope`. With auth off it is no
+   * middleware at all (an empty list), so open routes pay nothing for it.
+   */
+  require(scope: Scope | 'any'): RequestHandler[] {
+    if (!this.enabled) return [];
+    return [this.check(scope)];
+  }
+
+  private check(scope: Scope | 'any'): RequestHandler {
     return (req, _res, next) => {
-      if (!this.enabled) {
-        next();
-        return;
-      }
       const scopes = this.scopesOf(req);
       if (!scopes) next(new UnauthorizedError());
       else if (scope !== 'any' && !scopes.has(scope)) next(new ForbiddenError(scope));

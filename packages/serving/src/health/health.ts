@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 
 export interface HealthSource {
   service: string;
@@ -15,8 +15,7 @@ export interface HealthSource {
  * process is not draining (503 before and during shutdown, so load balancers stop sending). `GET /health`:
  * a JSON summary. All three are always open: no API key.
  */
-export function healthRouter(source: HealthSource): Router {
-  const router = Router();
+export function healthRoutes(router: Router, source: HealthSource): void {
   const status = () => (source.isDraining() ? 'draining' : source.isReady() ? 'ok' : 'starting');
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
@@ -35,7 +34,6 @@ export function healthRouter(source: HealthSource): Router {
       model: source.model() ?? null,
     });
   });
-  return router;
 }
 
 export const HEALTH_ROUTES: ReadonlyMap<string, readonly string[]> = new Map([

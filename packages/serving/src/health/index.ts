@@ -1,1 +1,1 @@
-export { healthRouter, HEALTH_ROUTES, type HealthSource } from './health';
+export { healthRoutes, HEALTH_ROUTES, type HealthSource } from './health';

@@ -1,5 +1,5 @@
 import cors from 'cors';
-import express, { Router, type Express, type RequestHandler } from 'express';
+import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { z } from 'zod';
 import { ApiKeyAuth } from '../auth/api-keys';
@@ -7,11 +7,10 @@ import type { ServingEnv } from '../config/serving-config';
 import { errorMiddleware } from '../errors/error-middleware';
 import { HttpError } from '../errors/http-error';
 import { parseOrThrow, zodIssues } from '../errors/zod-issues';
-import { HEALTH_ROUTES, healthRouter } from '../health/health';
-import { accessLog } from '../http/access-log';
+import { HEALTH_ROUTES, healthRoutes } from '../health/health';
 import { jsonBody } from '../http/json-body';
 import { methodGuard } from '../http/method-guard';
-import { requestId } from '../http/request-context';
+import { requestContext } from '../http/request-context';
 import type { PredictorRuntime } from '../inference/predictor-runtime';
 import type { ServiceState } from '../lifecycle/service-state';
 import type { Logger } from '../logging/logger';
@@ -62,15 +61,10 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
 
   const app = express();
   app.disable('x-powered-by');
+  // Predictions are not cacheable resources: no ETag hashing of every response body.
+  app.set('etag', false);
   app.set('trust proxy', trustProxy(config.TRUST_PROXY));
-  app.use(requestId());
-  app.use(accessLog(logger, metrics, { log: config.ACCESS_LOG }));
-  const whileDraining: RequestHandler = (_req, res, next) => {
-    // Keep-alive clients are told to reconnect elsewhere while this replica drains.
-    if (state.draining) res.setHeader('Connection', 'close');
-    next();
-  };
-  app.use(whileDraining);
+  app.use(requestContext({ logger, metrics, log: config.ACCESS_LOG, isDraining: () => state.draining }));
   if (config.CORS_ORIGINS.length > 0) {
     app.use(
       cors({
@@ -84,25 +78,22 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
   }
 
   const routes = new Map<string, string[]>(HEALTH_ROUTES as Map<string, string[]>);
-  const router = Router();
-  router.use(
-    healthRouter({
-      service: deps.service,
-      version: deps.version,
-      startedAt: state.startedAt,
-      isReady: () => runtime.ready && !state.draining,
-      isDraining: () => state.draining,
-      model: () => {
-        if (!runtime.ready) return undefined;
-        const m = runtime.model();
-        return { name: m.name, version: m.version, loaded_at: m.loadedAt.toISOString(), sha256: m.sha256 };
-      },
-    }),
-  );
+  // Routes sit on the app itself, not a nested router: every layer costs each request a match attempt.
+  healthRoutes(app, {
+    service: deps.service,
+    version: deps.version,
+    startedAt: state.startedAt,
+    isReady: () => runtime.ready && !state.draining,
+    isDraining: () => state.draining,
+    model: () => {
+      if (!runtime.ready) return undefined;
+      const m = runtime.model();
+      return { name: m.name, version: m.version, loaded_at: m.loadedAt.toISOString(), sha256: m.sha256 };
+    },
+  });
 
   routes.set('/metrics', ['GET']);
-  const open: RequestHandler = (_req, _res, next) => next();
-  router.get('/metrics', config.METRICS_REQUIRE_AUTH ? auth.require('any') : open, async (_req, res) => {
+  app.get('/metrics', ...(config.METRICS_REQUIRE_AUTH ? auth.require('any') : []), async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.end(await metrics.registry.metrics());
   });
@@ -110,21 +101,21 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
   if (config.DOCS_ENABLED) {
     const doc = buildOpenApi(predictor, { service: deps.service, version: deps.version, authEnabled: auth.enabled });
     routes.set('/openapi.json', ['GET']);
-    router.get('/openapi.json', (_req, res) => {
+    app.get('/openapi.json', (_req, res) => {
       res.json(doc);
     });
-    router.use('/docs', swaggerUi.serve, swaggerUi.setup(doc));
+    app.use('/docs', swaggerUi.serve, swaggerUi.setup(doc));
   }
 
   routes.set('/v1/predict', ['POST']);
-  router.post('/v1/predict', auth.require('predict'), ...body, async (req, res) => {
+  app.post('/v1/predict', ...auth.require('predict'), ...body, async (req, res) => {
     const input = parseOrThrow(predictor.input, req.body);
     const { output, model } = await runtime.predict(input);
     res.json({ ...output, model });
   });
 
   routes.set('/v1/predict/batch', ['POST']);
-  router.post('/v1/predict/batch', auth.require('predict'), ...body, async (req, res) => {
+  app.post('/v1/predict/batch', ...auth.require('predict'), ...body, async (req, res) => {
     const { instances } = parseOrThrow(batchSchema, req.body);
     const entries: unknown[] = new Array(instances.length);
     const valid: I[] = [];
@@ -155,27 +146,26 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
   });
 
   routes.set('/v1/model', ['GET']);
-  router.get('/v1/model', auth.require('predict'), (_req, res) => {
+  app.get('/v1/model', ...auth.require('predict'), (_req, res) => {
     const m = runtime.model();
     res.json({ ...m.card, loaded_at: m.loadedAt.toISOString() });
   });
 
   routes.set('/admin/model/versions', ['GET']);
-  router.get('/admin/model/versions', auth.require('admin'), async (_req, res) => {
+  app.get('/admin/model/versions', ...auth.require('admin'), async (_req, res) => {
     const serving = runtime.ready ? runtime.model().version : null;
     res.json({ versions: await runtime.repository.versions(), serving });
   });
 
   routes.set('/admin/model/reload', ['POST']);
-  router.post('/admin/model/reload', auth.require('admin'), ...optionalBody, async (req, res) => {
+  app.post('/admin/model/reload', ...auth.require('admin'), ...optionalBody, async (req, res) => {
     const { version } = parseOrThrow(reloadSchema, req.body ?? {});
     if (state.draining) throw new HttpError(503, 'draining', 'service is shutting down', { headers: { 'Retry-After': '1' } });
     const result = await runtime.reload(version);
     res.json({ previous: result.previous ?? null, current: result.current });
   });
 
-  methodGuard(router, routes);
-  app.use(router);
+  methodGuard(app, routes);
   app.use(errorMiddleware(logger));
   return app;
 }
