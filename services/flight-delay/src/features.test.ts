@@ -70,15 +70,16 @@ const jfkLax: FlightInput = { origin: 'JFK', destination: 'LAX', scheduled_depar
 
 describe('featurize: date parts', () => {
   it.each([
-    ['2001-06-15T14:30', 14.5, 4], // Friday
-    ['2001-01-01T00:00', 0, 0], // Monday
-    ['2000-12-31T23:59:59', 23 + 59 / 60, 6], // Sunday, seconds ignored
-    ['2024-02-29T06:15:00.000', 6.25, 3], // leap day, a Thursday
-    ['1999-03-01T12:00', 12, 0], // Monday
-  ])('%s -> hour %d, day of week %d', (scheduled_departure, hour, dow) => {
+    ['2001-06-15T14:30', 14.5, 4, 6], // Friday
+    ['2001-01-01T00:00', 0, 0, 1], // Monday
+    ['2000-12-31T23:59:59', 23 + 59 / 60, 6, 12], // Sunday, seconds ignored
+    ['2024-02-29T06:15:00.000', 6.25, 3, 2], // leap day, a Thursday
+    ['1999-03-01T12:00', 12, 0, 3], // Monday
+  ])('%s -> hour %d, day of week %d, month %d', (scheduled_departure, hour, dow, month) => {
     const f = features({ ...jfkLax, scheduled_departure });
     expect(f.departure_hour).toBe(f32(hour));
     expect(f.day_of_week).toBe(dow);
+    expect(f.month).toBe(month);
   });
 
   it.each(['2001-06-15 14:30', '2001-6-15T14:30', '2001-06-15T25:00', '2001-13-01T10:00', '2001-06-15', 'tomorrow'])(

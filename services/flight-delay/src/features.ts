@@ -9,15 +9,16 @@ import { z } from 'zod';
 
 /**
  * Column order of the model input `features` [N, FEATURE_COUNT]; any change needs a retrain (features.json
- * records the names it was built for and parseFeatureTables refuses a mismatch). Month and day of month are
- * deliberately absent: training covers January-May only, so for later months they can only extrapolate as
- * "late May" (on the late-May validation they added nothing).
+ * records the names it was built for and parseFeatureTables refuses a mismatch). `month` is kept because
+ * seasonality is real, but training covers January-May only, so trees read June (and later) as "late
+ * spring"; day of month is left out (it would only learn Jan-May holidays).
  */
 export const FEATURE_NAMES = [
   'origin_code', // frequency rank of the origin in the training split (0 = busiest)
   'destination_code', // frequency rank of the destination
   'departure_hour', // scheduled local departure, fractional hour 0..23.98
   'day_of_week', // 0 = Monday .. 6 = Sunday
+  'month', // 1..12 of the scheduled departure
   'distance_miles', // request value, else great-circle distance between the airports
   'origin_delay_rate', // smoothed P(arrival delay >= 15) of flights leaving the origin
   'destination_delay_rate', // smoothed P(delayed) of flights arriving at the destination
@@ -334,6 +335,7 @@ export function featurize(input: FlightInput, tables: FeatureTables, out: Float3
   out[offset + c.destination_code] = d.code;
   out[offset + c.departure_hour] = hour + minute / 60;
   out[offset + c.day_of_week] = dayOfWeek;
+  out[offset + c.month] = month;
   out[offset + c.distance_miles] = input.distance_miles ?? greatCircleMiles(o, d);
   out[offset + c.origin_delay_rate] = o.originRate;
   out[offset + c.destination_delay_rate] = d.destinationRate;

@@ -225,8 +225,8 @@ def main() -> None:
         "features": names,
         "features_note": (
             "computed by src/features.ts from the request {origin, destination, scheduled_departure, distance_miles?} "
-            "and features.json; month and day of month are deliberately not features: training covers January-May "
-            "only, so for any later date they could only extrapolate as 'late May'."
+            "and features.json; month is a feature, but training covers January-May only, so trees read June and later "
+            "as late spring; day of month is not a feature (it could only learn Jan-May holidays)."
         ),
         "inputs": [{"name": "features", "type": "float32", "shape": [-1, nf]}],
         "outputs": [
