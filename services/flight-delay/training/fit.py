@@ -34,36 +34,26 @@ THREADS = 2
 #   too big); depth 7 with eta 0.05 and 500 trees 0.7897.
 #   regressor, eta 0.1: depth 6 x 200 trees RMSE 26.44, depth 6 x 300 26.35 (30k nodes), depth 7 x 200 26.32 (34k).
 # Early stopping (30 rounds) may cut the number of trees below the cap.
+COMMON = dict(
+    tree_method="hist",
+    max_bin=256,
+    eta=0.1,
+    min_child_weight=100,
+    subsample=0.8,
+    colsample_bytree=0.8,
+    reg_lambda=1.0,
+    seed=SEED,
+    nthread=THREADS,
+)
 CLASSIFIER = dict(
+    COMMON,
     objective="binary:logistic",
     base_score=0.5,  # margin offset 0: leaf sums stay exact in float32 (see convert.quantize_leaves)
     eval_metric=["logloss", "auc"],  # the last one drives early stopping
-    tree_method="hist",
-    max_bin=256,
     max_depth=7,
-    eta=0.1,
-    min_child_weight=100,
-    subsample=0.8,
-    colsample_bytree=0.8,
-    reg_lambda=1.0,
-    seed=SEED,
-    nthread=THREADS,
 )
 CLASSIFIER_MAX_TREES = 300
-REGRESSOR = dict(
-    objective="reg:squarederror",
-    eval_metric=["mae", "rmse"],
-    tree_method="hist",
-    max_bin=256,
-    max_depth=6,
-    eta=0.1,
-    min_child_weight=100,
-    subsample=0.8,
-    colsample_bytree=0.8,
-    reg_lambda=1.0,
-    seed=SEED,
-    nthread=THREADS,
-)
+REGRESSOR = dict(COMMON, objective="reg:squarederror", eval_metric=["mae", "rmse"], max_depth=6)
 REGRESSOR_MAX_TREES = 300
 EARLY_STOPPING_ROUNDS = 30
 
