@@ -191,7 +191,7 @@ def main() -> None:
         "description": (
             "For a scheduled US domestic flight: the probability that it arrives 15 or more minutes late and "
             "the expected arrival delay in minutes. Gradient-boosted trees over schedule features (airports, "
-            "departure hour, day of week, distance) and smoothed historical delay rates of the origin, "
+            "departure hour, day of week, month, distance) and smoothed historical delay rates of the origin, "
             "destination, route and departure hour, learned from January-May 2001."
         ),
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
