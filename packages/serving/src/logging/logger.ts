@@ -23,6 +23,23 @@ const redact = winston.format((info) => {
   return info;
 });
 
+const MESSAGE = Symbol.for('message');
+const stableJson = winston.format.json();
+
+/**
+ * JSON lines with plain JSON.stringify: about half the cost of logform's json() (which sorts keys with
+ * safe-stable-stringify) on the access-log hot path. Values JSON.stringify refuses (cycles, BigInt) fall back
+ * to logform's safe serializer.
+ */
+const fastJson = winston.format((info) => {
+  try {
+    (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(info);
+    return info;
+  } catch {
+    return stableJson.transform(info, stableJson.options);
+  }
+});
+
 export interface LoggerOptions {
   service: string;
   level?: string;
@@ -38,7 +55,7 @@ export function createLogger({ service, level = 'info', stream }: LoggerOptions)
   return winston.createLogger({
     level,
     defaultMeta: { service },
-    format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
+    format: winston.format.combine(winston.format.timestamp(), redact(), fastJson()),
     transports: [
       stream
         ? new winston.transports.Stream({ stream })
