@@ -1,13 +1,13 @@
 /** Whether the process is draining; read by readiness and the HTTP layer. */
 export class ServiceState {
   readonly startedAt = new Date();
-  private drainingSince: Date | undefined;
+  private isDraining = false;
 
   get draining(): boolean {
-    return this.drainingSince !== undefined;
+    return this.isDraining;
   }
 
   startDraining(): void {
-    this.drainingSince ??= new Date();
+    this.isDraining = true;
   }
 }

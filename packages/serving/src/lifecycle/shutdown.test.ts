@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeServer } from './shutdown';
+import { LogCapture } from '../testing/test-service';
+import { createLogger } from '../logging/logger';
+import { closeServer, registerShutdown } from './shutdown';
 
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -43,5 +45,61 @@ describe('closeServer', () => {
     await received;
     await expect(closeServer(server, 100)).rejects.toThrow(/did not finish within 100 ms/);
     expect(((await hung) as Error).message).toMatch(/socket hang up|ECONNRESET/);
+  });
+});
+
+describe('registerShutdown', () => {
+  const logger = () => createLogger({ service: 't', stream: new LogCapture() });
+
+  it('runs the steps in order once, however often it is asked, then exits 0', async () => {
+    const order: string[] = [];
+    const exits: number[] = [];
+    const { shutdown } = registerShutdown({
+      logger: logger(),
+      timeoutMs: 1000,
+      signals: [],
+      exit: (code) => exits.push(code),
+      steps: [
+        { name: 'a', run: () => void order.push('a') },
+        { name: 'b', run: async () => void order.push('b') },
+      ],
+    });
+    await Promise.all([shutdown('SIGTERM'), shutdown('SIGINT')]);
+    expect(order).toEqual(['a', 'b']);
+    expect(exits).toEqual([0]);
+  });
+
+  it('still runs later steps after one fails, and exits 1', async () => {
+    const exits: number[] = [];
+    let released = false;
+    const { shutdown } = registerShutdown({
+      logger: logger(),
+      timeoutMs: 1000,
+      signals: [],
+      exit: (code) => exits.push(code),
+      steps: [
+        { name: 'drain', run: () => Promise.reject(new Error('cut')) },
+        { name: 'release', run: () => void (released = true) },
+      ],
+    });
+    await shutdown('SIGTERM');
+    expect(released).toBe(true);
+    expect(exits).toEqual([1]);
+  });
+
+  it('exits 1 when the sequence outlives its timeout, and with the code asked for', async () => {
+    const exits: number[] = [];
+    const hung = registerShutdown({
+      logger: logger(),
+      timeoutMs: 50,
+      signals: [],
+      exit: (code) => exits.push(code),
+      steps: [{ name: 'hang', run: () => new Promise((r) => setTimeout(r, 200)) }],
+    });
+    await hung.shutdown('SIGTERM');
+    expect(exits[0]).toBe(1);
+    const crash: number[] = [];
+    await registerShutdown({ logger: logger(), timeoutMs: 1000, signals: [], exit: (c) => crash.push(c), steps: [] }).shutdown('uncaughtException', 1);
+    expect(crash).toEqual([1]);
   });
 });

@@ -18,14 +18,14 @@ export interface ShutdownOptions {
 /**
  * One shutdown sequence on SIGTERM/SIGINT: the steps run in order (stop accepting HTTP → drain in-flight →
  * close workers → close queues → quit Redis → release sessions), then exit 0; a step that fails is logged
- * and the rest still run. If the sequence outlives `timeoutMs` the process exits 1.
+ * and the rest still run (exit 1). If the sequence outlives `timeoutMs` the process exits 1.
  */
-export function registerShutdown(options: ShutdownOptions): { shutdown(reason: string): Promise<void> } {
+export function registerShutdown(options: ShutdownOptions): { shutdown(reason: string, exitCode?: number): Promise<void> } {
   const { logger, timeoutMs, steps } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let running: Promise<void> | undefined;
 
-  const shutdown = (reason: string): Promise<void> => {
+  const shutdown = (reason: string, exitCode = 0): Promise<void> => {
     running ??= (async () => {
       logger.info('shutting down', { reason, timeout_ms: timeoutMs });
       const timer = setTimeout(() => {
@@ -46,7 +46,7 @@ export function registerShutdown(options: ShutdownOptions): { shutdown(reason: s
       }
       clearTimeout(timer);
       logger.info('shutdown complete');
-      exit(failed ? 1 : 0);
+      exit(failed ? 1 : exitCode);
     })();
     return running;
   };

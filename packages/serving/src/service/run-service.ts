@@ -54,7 +54,7 @@ export interface RunServiceOptions<I, O, A> {
  */
 export async function runService<I, O, A>(
   options: RunServiceOptions<I, O, A>,
-): Promise<{ server: Server; shutdown(reason: string): Promise<void> }> {
+): Promise<{ server: Server; shutdown(reason: string, exitCode?: number): Promise<void> }> {
   let config: ServingEnv;
   try {
     config = (options.loadConfig ?? loadServingConfig)(options.env ?? process.env);
@@ -97,6 +97,17 @@ export async function runService<I, O, A>(
       { name: 'stop accepting HTTP and drain in-flight requests', run: () => closeServer(server, config.SHUTDOWN_TIMEOUT_MS) },
       { name: 'release model sessions', run: () => runtime.stop() },
     ],
+  });
+
+  // A stray rejection is a bug to log, not a reason to drop every in-flight request; an uncaught exception
+  // leaves state unknown, so the process drains what it can and exits 1 for the supervisor to restart it.
+  process.on('unhandledRejection', (reason) => {
+    const e = reason instanceof Error ? reason : new Error(String(reason));
+    logger.error('unhandled promise rejection', { error: { message: e.message, stack: e.stack } });
+  });
+  process.on('uncaughtException', (error) => {
+    logger.error('uncaught exception; shutting down', { error: { message: error.message, stack: error.stack } });
+    void shutdown('uncaughtException', 1);
   });
 
   try {
