@@ -141,6 +141,43 @@ describe('service app (API keys)', () => {
   });
 });
 
+describe('service app (backpressure and timeouts)', () => {
+  it('answers 503 queue_full with Retry-After once the bounded queue is full, and serves the rest', async () => {
+    // Rows wait 300 ms for company, so three concurrent requests meet a queue of two.
+    const svc = await startTestService({ predictor: linearPredictor, env: { MAX_QUEUE_ROWS: '2', MAX_BATCH_DELAY_MS: '300' } });
+    const server = svc.app.listen(0);
+    try {
+      const first = [request(server).post('/v1/predict').send({ a: 1, b: 1, c: 1 }), request(server).post('/v1/predict').send({ a: 2, b: 1, c: 1 })];
+      const responses = first.map((r) => r.then((res) => res));
+      while ((await svc.metricValue('model_queue_depth')) < 2) await new Promise((r) => setTimeout(r, 5));
+      const refused = await request(server).post('/v1/predict').send({ a: 3, b: 1, c: 1 }).expect(503);
+      expect(refused.body.error.code).toBe('queue_full');
+      expect(refused.headers['retry-after']).toBe('1');
+      expect((await Promise.all(responses)).map((r) => r.status)).toEqual([200, 200]);
+      expect(await svc.metricValue('model_queue_rejections_total', { reason: 'queue_full' })).toBe(1);
+      const batch = await request(server)
+        .post('/v1/predict/batch')
+        .send({ instances: [{ a: 1, b: 1, c: 1 }, { a: 1, b: 1, c: 1 }, { a: 1, b: 1, c: 1 }] })
+        .expect(503);
+      expect(batch.body.error.code).toBe('queue_full');
+    } finally {
+      server.close();
+      await svc.stop();
+    }
+  });
+
+  it('answers 503 inference_timeout when a row waits longer than REQUEST_TIMEOUT_MS', async () => {
+    const svc = await startTestService({ predictor: linearPredictor, env: { REQUEST_TIMEOUT_MS: '50', MAX_BATCH_DELAY_MS: '1000' } });
+    try {
+      const res = await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(503);
+      expect(res.body.error.code).toBe('inference_timeout');
+      expect(res.headers['retry-after']).toBe('1');
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
 describe('service app (CORS, readiness, 5xx)', () => {
   it('sends CORS headers only to allowed origins', async () => {
     const svc = await startTestService({ predictor: linearPredictor, env: { CORS_ORIGINS: 'https://app.example.com' } });
