@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
-import { parseFeatureTables, featurize, FEATURE_COUNT } from '../src/features';
+import { parseFeatureTables, featurize, FEATURE_COUNT, type FlightInput } from '../src/features';
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, '.bench');
@@ -66,11 +66,12 @@ function waitReady(port: number, route: string, method = 'GET'): Promise<void> {
   });
 }
 
-/** Starts `args` under node pinned to core 0 with its output in .bench/<name>.log. */
-async function startServer(name: string, args: string[], env: Record<string, string>, port: number, ready: string): Promise<ChildProcess> {
+/** Starts `args` under node (pinned to core 0 unless `pinned` is false) with its output in .bench/<name>.log. */
+async function startServer(name: string, args: string[], env: Record<string, string>, port: number, ready: string, pinned = true): Promise<ChildProcess> {
   const log = createWriteStream(path.join(OUT, `${name}.log`));
-  const cmd = hasTaskset ? 'taskset' : process.execPath;
-  const argv = hasTaskset ? ['-c', '0', process.execPath, ...args] : args;
+  const pin = hasTaskset && pinned;
+  const cmd = pin ? 'taskset' : process.execPath;
+  const argv = pin ? ['-c', '0', process.execPath, ...args] : args;
   const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -92,14 +93,13 @@ interface Load {
   non2xx: number;
 }
 
-async function load(url: string, body: string, seconds: number, connections = CONNECTIONS, overallRate?: number): Promise<Load> {
+/** autocannon on one URL: a POST of `body`, or a GET when `body` is undefined; `overallRate` paces it. */
+async function load(url: string, body: string | undefined, seconds: number, connections = CONNECTIONS, overallRate?: number): Promise<Load> {
   const result = await autocannon({
     url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
     connections,
     duration: seconds,
+    ...(body === undefined ? {} : { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body }),
     ...(overallRate ? { overallRate } : {}),
   });
   return {
@@ -123,12 +123,18 @@ async function metric(port: number, name: string): Promise<number | undefined> {
   return line ? Number(line.split(' ').at(-1)) : undefined;
 }
 
-/** Median wall time of session.run for `n` real feature rows, in microseconds. */
-async function rawModelMicros(n: number, iterations: number): Promise<number> {
+/** The newest model version directory (what the service serves by default) and its golden inputs. */
+function newestModel(): { dir: string; inputs: FlightInput[] } {
   const versions = readdirSync(path.join(ROOT, 'model')).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b));
   const dir = path.join(ROOT, 'model', versions.at(-1) as string);
+  const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { rows: { input: FlightInput }[] };
+  return { dir, inputs: golden.rows.map((r) => r.input) };
+}
+
+/** Median wall time of session.run for `n` real feature rows, in microseconds. */
+async function rawModelMicros(n: number, iterations: number): Promise<number> {
+  const { dir, inputs } = newestModel();
   const tables = parseFeatureTables(JSON.parse(readFileSync(path.join(dir, 'features.json'), 'utf8')));
-  const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { rows: { input: never }[] };
   const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -136,7 +142,7 @@ async function rawModelMicros(n: number, iterations: number): Promise<number> {
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const rows = new Float32Array(n * FEATURE_COUNT);
-  for (let i = 0; i < n; i++) featurize(golden.rows[i % golden.rows.length]!.input, tables, rows, i * FEATURE_COUNT);
+  for (let i = 0; i < n; i++) featurize(inputs[i % inputs.length]!, tables, rows, i * FEATURE_COUNT);
   const feeds = { features: new ort.Tensor('float32', rows, [n, FEATURE_COUNT]) };
   for (let i = 0; i < 50; i++) await session.run(feeds);
   const times: number[] = [];
@@ -149,37 +155,23 @@ async function rawModelMicros(n: number, iterations: number): Promise<number> {
   return median(times);
 }
 
-async function getLoad(url: string, seconds: number, connections: number) {
-  const result = await autocannon({ url, connections, duration: seconds });
-  return { p50: result.latency.p50, p99: result.latency.p99, rps: result.requests.p50 };
-}
-
 /**
  * Long runs: 4 connections post 1,000-instance batches (one session.run of up to 1,000 rows each) while 8
  * connections poll /health/live. Inline, every run blocks the JavaScript thread and the health checks wait;
  * on the worker pool they do not. The server may use both cores here (the pool needs a second thread).
  */
 async function largeBatches(serviceMain: string): Promise<void> {
-  const dir = path.join(ROOT, 'model');
-  const version = readdirSync(dir).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)).at(-1) as string;
-  const golden = JSON.parse(readFileSync(path.join(dir, version, 'golden.json'), 'utf8')) as { rows: { input: unknown }[] };
-  const body = JSON.stringify({ instances: Array.from({ length: 1000 }, (_, i) => golden.rows[i % golden.rows.length]!.input) });
+  const { inputs } = newestModel();
+  const body = JSON.stringify({ instances: Array.from({ length: 1000 }, (_, i) => inputs[i % inputs.length]) });
   console.log('\nlarge batches (1,000 instances, MAX_BATCH_SIZE=1000) + /health/live probes, server unpinned:');
   console.log('mode     batch rps   batch p99 ms   health p50 ms   health p99 ms   event-loop lag p99 ms');
   for (const mode of ['inline', 'worker']) {
     const port = mode === 'inline' ? 9104 : 9105;
-    const log = createWriteStream(path.join(OUT, `service-${mode}-batches.log`));
-    const child = spawn(process.execPath, [serviceMain], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', INFERENCE_MODE: mode, INFERENCE_WORKERS: '1', MAX_BATCH_SIZE: '1000', ACCESS_LOG: 'false' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    await waitReady(port, '/health/ready');
+    const env = { INFERENCE_MODE: mode, INFERENCE_WORKERS: '1', MAX_BATCH_SIZE: '1000', ACCESS_LOG: 'false' };
+    const child = await startServer(`service-${mode}-batches`, [serviceMain], env, port, '/health/ready', false);
     const [batches, health] = await Promise.all([
       load(`http://127.0.0.1:${port}/v1/predict/batch`, body, SECONDS, 4),
-      getLoad(`http://127.0.0.1:${port}/health/live`, SECONDS, 8),
+      load(`http://127.0.0.1:${port}/health/live`, undefined, SECONDS, 8),
     ]);
     const lag = await metric(port, 'nodejs_eventloop_lag_p99_seconds');
     await stop(child);

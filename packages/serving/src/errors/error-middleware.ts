@@ -1,5 +1,6 @@
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'winston';
+import { requestIdOf } from '../http/request-context';
 import { HttpError } from './http-error';
 
 interface BodyParserError extends Error {
@@ -9,15 +10,16 @@ interface BodyParserError extends Error {
   limit?: number;
 }
 
+/** `{code, message, details?}` of an error: the inside of the error body, and a batch instance's error. */
+export function errorDetail(error: HttpError): { code: string; message: string; details?: unknown } {
+  return error.details === undefined
+    ? { code: error.code, message: error.message }
+    : { code: error.code, message: error.message, details: error.details };
+}
+
 /** The one error body every service answers with. */
 export function errorBody(error: HttpError, requestId: string | undefined) {
-  const body: { code: string; message: string; details?: unknown; request_id: string | undefined } = {
-    code: error.code,
-    message: error.message,
-    request_id: requestId,
-  };
-  if (error.details !== undefined) body.details = error.details;
-  return { error: body };
+  return { error: { ...errorDetail(error), request_id: requestId } };
 }
 
 /** Turns the errors body-parser raises (malformed JSON, oversize body, bad charset) into HttpErrors. */
@@ -42,11 +44,6 @@ function fromBodyParser(error: BodyParserError): HttpError | undefined {
       }
       return undefined;
   }
-}
-
-function requestIdOf(res: Response): string | undefined {
-  const id: unknown = res.locals['requestId'];
-  return typeof id === 'string' ? id : undefined;
 }
 
 /**

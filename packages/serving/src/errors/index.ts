@@ -8,4 +8,4 @@ export { UnauthorizedError } from './unauthorized-error';
 export { ForbiddenError } from './forbidden-error';
 export { ModelLoadError } from './model-load-error';
 export { zodIssues, parseOrThrow } from './zod-issues';
-export { errorMiddleware, errorBody } from './error-middleware';
+export { errorMiddleware, errorBody, errorDetail } from './error-middleware';

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LogCapture } from '../testing/test-service';
 import { createLogger } from '../logging/logger';
-import { closeServer, registerShutdown } from './shutdown';
+import { closeServer, registerShutdown, type ShutdownStep } from './shutdown';
 
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -49,57 +49,42 @@ describe('closeServer', () => {
 });
 
 describe('registerShutdown', () => {
-  const logger = () => createLogger({ service: 't', stream: new LogCapture() });
+  /** A shutdown sequence with no signal handlers, recording the exit codes it asks for. */
+  function sequence(steps: ShutdownStep[], timeoutMs = 1000) {
+    const exits: number[] = [];
+    const logger = createLogger({ service: 't', stream: new LogCapture() });
+    const { shutdown } = registerShutdown({ logger, timeoutMs, signals: [], exit: (code) => exits.push(code), steps });
+    return { shutdown, exits };
+  }
 
   it('runs the steps in order once, however often it is asked, then exits 0', async () => {
     const order: string[] = [];
-    const exits: number[] = [];
-    const { shutdown } = registerShutdown({
-      logger: logger(),
-      timeoutMs: 1000,
-      signals: [],
-      exit: (code) => exits.push(code),
-      steps: [
-        { name: 'a', run: () => void order.push('a') },
-        { name: 'b', run: async () => void order.push('b') },
-      ],
-    });
+    const { shutdown, exits } = sequence([
+      { name: 'a', run: () => void order.push('a') },
+      { name: 'b', run: async () => void order.push('b') },
+    ]);
     await Promise.all([shutdown('SIGTERM'), shutdown('SIGINT')]);
     expect(order).toEqual(['a', 'b']);
     expect(exits).toEqual([0]);
   });
 
   it('still runs later steps after one fails, and exits 1', async () => {
-    const exits: number[] = [];
     let released = false;
-    const { shutdown } = registerShutdown({
-      logger: logger(),
-      timeoutMs: 1000,
-      signals: [],
-      exit: (code) => exits.push(code),
-      steps: [
-        { name: 'drain', run: () => Promise.reject(new Error('cut')) },
-        { name: 'release', run: () => void (released = true) },
-      ],
-    });
+    const { shutdown, exits } = sequence([
+      { name: 'drain', run: () => Promise.reject(new Error('cut')) },
+      { name: 'release', run: () => void (released = true) },
+    ]);
     await shutdown('SIGTERM');
     expect(released).toBe(true);
     expect(exits).toEqual([1]);
   });
 
   it('exits 1 when the sequence outlives its timeout, and with the code asked for', async () => {
-    const exits: number[] = [];
-    const hung = registerShutdown({
-      logger: logger(),
-      timeoutMs: 50,
-      signals: [],
-      exit: (code) => exits.push(code),
-      steps: [{ name: 'hang', run: () => new Promise((r) => setTimeout(r, 200)) }],
-    });
+    const hung = sequence([{ name: 'hang', run: () => new Promise((r) => setTimeout(r, 200)) }], 50);
     await hung.shutdown('SIGTERM');
-    expect(exits[0]).toBe(1);
-    const crash: number[] = [];
-    await registerShutdown({ logger: logger(), timeoutMs: 1000, signals: [], exit: (c) => crash.push(c), steps: [] }).shutdown('uncaughtException', 1);
-    expect(crash).toEqual([1]);
+    expect(hung.exits[0]).toBe(1);
+    const crash = sequence([]);
+    await crash.shutdown('uncaughtException', 1);
+    expect(crash.exits).toEqual([1]);
   });
 });

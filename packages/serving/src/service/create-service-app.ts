@@ -1,11 +1,12 @@
 import cors from 'cors';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { z } from 'zod';
 import { ApiKeyAuth } from '../auth/api-keys';
 import type { ServingEnv } from '../config/serving-config';
-import { errorMiddleware } from '../errors/error-middleware';
+import { errorDetail, errorMiddleware } from '../errors/error-middleware';
 import { HttpError } from '../errors/http-error';
+import { ValidationError } from '../errors/validation-error';
 import { parseOrThrow, zodIssues } from '../errors/zod-issues';
 import { HEALTH_ROUTES, healthRoutes } from '../health/health';
 import { jsonBody } from '../http/json-body';
@@ -77,7 +78,12 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
     );
   }
 
+  // Every route is registered through `route`, which also records it for the 404/405 guard.
   const routes = new Map<string, string[]>(HEALTH_ROUTES as Map<string, string[]>);
+  const route = (method: 'get' | 'post', path: string, ...handlers: RequestHandler[]) => {
+    routes.set(path, [...(routes.get(path) ?? []), method.toUpperCase()]);
+    app[method](path, ...handlers);
+  };
   // Routes sit on the app itself, not a nested router: every layer costs each request a match attempt.
   healthRoutes(app, {
     service: deps.service,
@@ -92,30 +98,26 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
     },
   });
 
-  routes.set('/metrics', ['GET']);
-  app.get('/metrics', ...(config.METRICS_REQUIRE_AUTH ? auth.require('any') : []), async (_req, res) => {
+  route('get', '/metrics', ...(config.METRICS_REQUIRE_AUTH ? auth.require('any') : []), async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.end(await metrics.registry.metrics());
   });
 
   if (config.DOCS_ENABLED) {
     const doc = buildOpenApi(predictor, { service: deps.service, version: deps.version, authEnabled: auth.enabled });
-    routes.set('/openapi.json', ['GET']);
-    app.get('/openapi.json', (_req, res) => {
+    route('get', '/openapi.json', (_req, res) => {
       res.json(doc);
     });
     app.use('/docs', swaggerUi.serve, swaggerUi.setup(doc));
   }
 
-  routes.set('/v1/predict', ['POST']);
-  app.post('/v1/predict', ...auth.require('predict'), ...body, async (req, res) => {
+  route('post', '/v1/predict', ...auth.require('predict'), ...body, async (req, res) => {
     const input = parseOrThrow(predictor.input, req.body);
     const { output, model } = await runtime.predict(input);
     res.json({ ...output, model });
   });
 
-  routes.set('/v1/predict/batch', ['POST']);
-  app.post('/v1/predict/batch', ...auth.require('predict'), ...body, async (req, res) => {
+  route('post', '/v1/predict/batch', ...auth.require('predict'), ...body, async (req, res) => {
     const { instances } = parseOrThrow(batchSchema, req.body);
     const entries: unknown[] = new Array(instances.length);
     const valid: I[] = [];
@@ -127,14 +129,12 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
         at.push(i);
       } else {
         const issues = zodIssues(parsed.error, ['instances', i]);
-        entries[i] = { error: { code: 'validation_error', message: `${issues[0]?.path}: ${issues[0]?.message}`, details: issues } };
+        entries[i] = { error: errorDetail(new ValidationError(issues)) };
       }
     });
     const { results, model } = valid.length > 0 ? await runtime.predictMany(valid) : { results: [], model: runtime.model() };
     results.forEach((result, k) => {
-      entries[at[k] as number] = result.ok
-        ? result.output
-        : { error: { code: result.error.code, message: result.error.message, details: result.error.details } };
+      entries[at[k] as number] = result.ok ? result.output : { error: errorDetail(result.error) };
     });
     const failed = entries.filter((e) => typeof e === 'object' && e !== null && 'error' in e).length;
     res.json({
@@ -145,20 +145,17 @@ export function createServiceApp<I, O, A>(deps: ServiceAppDeps<I, O, A>): Expres
     });
   });
 
-  routes.set('/v1/model', ['GET']);
-  app.get('/v1/model', ...auth.require('predict'), (_req, res) => {
+  route('get', '/v1/model', ...auth.require('predict'), (_req, res) => {
     const m = runtime.model();
     res.json({ ...m.card, loaded_at: m.loadedAt.toISOString() });
   });
 
-  routes.set('/admin/model/versions', ['GET']);
-  app.get('/admin/model/versions', ...auth.require('admin'), async (_req, res) => {
+  route('get', '/admin/model/versions', ...auth.require('admin'), async (_req, res) => {
     const serving = runtime.ready ? runtime.model().version : null;
     res.json({ versions: await runtime.repository.versions(), serving });
   });
 
-  routes.set('/admin/model/reload', ['POST']);
-  app.post('/admin/model/reload', ...auth.require('admin'), ...optionalBody, async (req, res) => {
+  route('post', '/admin/model/reload', ...auth.require('admin'), ...optionalBody, async (req, res) => {
     const { version } = parseOrThrow(reloadSchema, req.body ?? {});
     if (state.draining) throw new HttpError(503, 'draining', 'service is shutting down', { headers: { 'Retry-After': '1' } });
     const result = await runtime.reload(version);

@@ -49,8 +49,10 @@ export async function startTestService<I, O, A>(options: TestServiceOptions<I, O
     async metricValue(name: string, labels: Record<string, string> = {}, suffix = ''): Promise<number> {
       const metric = await metrics.registry.getSingleMetric(name)?.get();
       if (!metric) throw new Error(`no metric ${name}`);
+      // Histogram series carry metricName (`x_bucket`, `x_sum`, `x_count`); counters and gauges do not.
+      const series = (v: object) => ('metricName' in v && typeof v.metricName === 'string' ? v.metricName : name);
       return metric.values
-        .filter((v) => (v as { metricName?: string }).metricName === undefined ? suffix === '' : (v as { metricName?: string }).metricName === `${name}${suffix}`)
+        .filter((v) => series(v) === `${name}${suffix}`)
         .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
         .reduce((sum, v) => sum + v.value, 0);
     },
