@@ -1,5 +1,5 @@
-// One lint configuration for every package (eslint looks upward for it). Import cycles are checked by
-// madge in each package's `lint` script.
+// The one lint configuration of the repository; each package's eslint.config.js re-exports it. Import cycles
+// are checked by madge in each package's `lint` script.
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
