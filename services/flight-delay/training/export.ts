@@ -8,8 +8,8 @@
  * candidates and meta.json for training/fit.py.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { endianness } from 'node:os';
 import path from 'node:path';
+import { assertLittleEndian, mulberry32, runScript, sampleIndices, stepLogger, writeArray } from '@predict/model-tools';
 import {
   FEATURE_COUNT,
   FEATURE_NAMES,
@@ -47,21 +47,7 @@ const isoDay = (day: number): string => new Date(day * DAY_MS).toISOString().sli
 /** Out-of-fold assignment by calendar day, so same-day (weather) correlation cannot leak into the stats. */
 const foldOf = (day: number): number => (day - TRAIN_FROM) % FOLDS;
 
-/** mulberry32: small seeded PRNG, enough for sampling. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function writeArray(name: string, a: Float32Array | Uint8Array): void {
-  writeFileSync(path.join(OUT_DIR, name), Buffer.from(a.buffer, a.byteOffset, a.byteLength));
-}
+const write = (name: string, a: Float32Array | Uint8Array): void => writeArray(path.join(OUT_DIR, name), a);
 
 function requestOf(f: Flights, i: number): FlightInput {
   return {
@@ -76,11 +62,10 @@ function requestOf(f: Flights, i: number): FlightInput {
 const roundTrip = (json: FeatureTablesJson): FeatureTables => parseFeatureTables(JSON.parse(JSON.stringify(json)));
 
 async function main(): Promise<void> {
-  if (endianness() !== 'LE') throw new Error('the matrices are written in host byte order, which must be little-endian');
+  assertLittleEndian();
   mkdirSync(OUT_DIR, { recursive: true });
   mkdirSync(MODEL_DIR, { recursive: true });
-  const started = Date.now();
-  const log = (msg: string): void => console.log(`[export +${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+  const log = stepLogger('export');
 
   const flights = await readFlights(path.join(DATA_DIR, 'flights-3m.parquet'));
   const locations = readAirports(path.join(DATA_DIR, 'airports.csv'));
@@ -160,9 +145,9 @@ async function main(): Promise<void> {
       minutes[r] = delay;
     });
     const ns = Number(process.hrtime.bigint() - t0) / rows.length;
-    writeArray(`${prefix}.features.f32`, x);
-    writeArray(`${prefix}.delayed.u8`, delayed);
-    writeArray(`${prefix}.minutes.f32`, minutes);
+    write(`${prefix}.features.f32`, x);
+    write(`${prefix}.delayed.u8`, delayed);
+    write(`${prefix}.minutes.f32`, minutes);
     log(`${prefix}: ${rows.length} rows x ${FEATURE_COUNT} features (${ns.toFixed(0)} ns/row incl. request building)`);
   };
   const outOfFold = (i: number): FeatureTables => foldTables[foldOf(flights.day[i] ?? 0)] ?? servingTables;
@@ -180,17 +165,12 @@ async function main(): Promise<void> {
     base[2 * r] = p;
     base[2 * r + 1] = m;
   });
-  writeArray('test.baseline.f32', base);
+  write('test.baseline.f32', base);
 
   // Golden candidates: a seeded sample of June rows as service requests. Every 5th leaves distance_miles out
   // (great-circle fallback), every 7th carries seconds; their feature rows are written alongside.
-  const random = rng(SEED);
-  const order = Int32Array.from(idx.test.keys());
-  const count = Math.min(GOLDEN_CANDIDATES, order.length);
-  for (let k = 0; k < count; k++) {
-    const j = k + Math.floor(random() * (order.length - k));
-    [order[k], order[j]] = [order[j] ?? 0, order[k] ?? 0];
-  }
+  const order = sampleIndices(idx.test.length, GOLDEN_CANDIDATES, mulberry32(SEED));
+  const count = order.length;
   const goldenX = new Float32Array(count * FEATURE_COUNT);
   const lines: string[] = [];
   for (let k = 0; k < count; k++) {
@@ -206,7 +186,7 @@ async function main(): Promise<void> {
     lines.push(JSON.stringify({ test_row: testRow, input }));
   }
   writeFileSync(path.join(OUT_DIR, 'golden_candidates.jsonl'), `${lines.join('\n')}\n`);
-  writeArray('golden_candidates.features.f32', goldenX);
+  write('golden_candidates.features.f32', goldenX);
 
   const meta = {
     model_version: MODEL_VERSION,
@@ -245,7 +225,4 @@ async function main(): Promise<void> {
   log('done');
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runScript(main);

@@ -10,7 +10,6 @@ Writes model/<version>/{model.onnx, model.json, golden.json} (features.json is w
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import sys
 import time
@@ -20,9 +19,12 @@ import numpy as np
 import xgboost as xgb
 from sklearn.metrics import brier_score_loss, f1_score, log_loss, mean_absolute_error, mean_squared_error, roc_auc_score
 
-import convert
-
 SERVICE_DIR = Path(__file__).resolve().parent.parent
+# The shared XGBoost -> ONNX converter and fitting helpers (packages/model-tools/python).
+sys.path.insert(0, str(SERVICE_DIR.parent.parent / "packages" / "model-tools" / "python"))
+import convert  # noqa: E402
+import fitting  # noqa: E402
+
 DATA_DIR = SERVICE_DIR / "training" / "data"
 GOLDEN_ROWS = 300
 GOLDEN_TOLERANCE = 1e-5
@@ -58,14 +60,13 @@ REGRESSOR_MAX_TREES = 300
 EARLY_STOPPING_ROUNDS = 30
 
 
-def log(msg: str, _t0=time.time()) -> None:
-    print(f"[fit +{time.time() - _t0:6.1f}s] {msg}", flush=True)
+log = fitting.logger("fit")
 
 
 def load_split(name: str, features: int):
-    x = np.fromfile(DATA_DIR / f"{name}.features.f32", dtype="<f4").reshape(-1, features)
-    delayed = np.fromfile(DATA_DIR / f"{name}.delayed.u8", dtype=np.uint8).astype(np.float32)
-    minutes = np.fromfile(DATA_DIR / f"{name}.minutes.f32", dtype="<f4")
+    x = fitting.read_array(DATA_DIR / f"{name}.features.f32", "<f4", features)
+    delayed = fitting.read_array(DATA_DIR / f"{name}.delayed.u8", np.uint8).astype(np.float32)
+    minutes = fitting.read_array(DATA_DIR / f"{name}.minutes.f32", "<f4")
     if not (len(x) == len(delayed) == len(minutes)):
         raise ValueError(f"{name}: row counts differ")
     return x, delayed, minutes
@@ -79,29 +80,6 @@ def metrics(delayed, minutes, p, m) -> dict:
         mae_minutes=float(mean_absolute_error(minutes, m)),
         rmse_minutes=float(np.sqrt(mean_squared_error(minutes, m))),
     )
-
-
-def fit(params: dict, max_trees: int, x, y, x_val, y_val):
-    # No feature names on the DMatrix: the boosters index columns, exactly as the ONNX graph does.
-    dtrain = xgb.DMatrix(x, label=y)
-    dval = xgb.DMatrix(x_val, label=y_val)
-    history: dict = {}
-    t0 = time.time()
-    booster = xgb.train(
-        params,
-        dtrain,
-        num_boost_round=max_trees,
-        evals=[(dval, "validation")],
-        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-        evals_result=history,
-        verbose_eval=50,
-    )
-    seconds = time.time() - t0
-    best = booster.best_iteration
-    # Keep only the trees up to the best validation round, then snap leaves to the float32-exact grid.
-    sliced = booster[: best + 1]
-    quantized, step = convert.quantize_leaves(sliced)
-    return quantized, dict(trees=best + 1, fit_seconds=round(seconds, 1), leaf_step=step, validation_history=history["validation"]), sliced
 
 
 def best_f1_threshold(y, p) -> tuple[float, float]:
@@ -125,15 +103,15 @@ def main() -> None:
     x_tr, d_tr, m_tr = load_split("train", nf)
     x_va, d_va, m_va = load_split("validation", nf)
     x_te, d_te, m_te = load_split("test", nf)
-    baseline = np.fromfile(DATA_DIR / "test.baseline.f32", dtype="<f4").reshape(-1, 2)
+    baseline = fitting.read_array(DATA_DIR / "test.baseline.f32", "<f4", 2)
     log(f"rows: train {len(x_tr)}, validation {len(x_va)}, test {len(x_te)}; {nf} features")
 
     started = time.time()
-    cls, cls_info, cls_raw = fit(CLASSIFIER, CLASSIFIER_MAX_TREES, x_tr, d_tr, x_va, d_va)
+    cls, cls_info, cls_raw = fitting.fit_booster(CLASSIFIER, CLASSIFIER_MAX_TREES, x_tr, d_tr, x_va, d_va, EARLY_STOPPING_ROUNDS)
     log(f"classifier: {cls_info['trees']} trees in {cls_info['fit_seconds']}s, leaf grid {cls_info['leaf_step']:.3g}")
     # An integer base score keeps the regressor's margin offset on the leaf grid too.
     regressor_params = dict(REGRESSOR, base_score=float(round(float(m_tr.mean()))))
-    reg, reg_info, reg_raw = fit(regressor_params, REGRESSOR_MAX_TREES, x_tr, m_tr, x_va, m_va)
+    reg, reg_info, reg_raw = fitting.fit_booster(regressor_params, REGRESSOR_MAX_TREES, x_tr, m_tr, x_va, m_va, EARLY_STOPPING_ROUNDS)
     log(f"regressor: {reg_info['trees']} trees in {reg_info['fit_seconds']}s, leaf grid {reg_info['leaf_step']:.3g}")
     fit_seconds = time.time() - started
 
@@ -162,26 +140,25 @@ def main() -> None:
     model = convert.to_onnx(
         cls, reg, nf, feature_names=names, metadata={"model_name": "flight-delay", "model_version": version}
     )
-    onnx_bytes = model.SerializeToString()
-    (model_dir / "model.onnx").write_bytes(onnx_bytes)
-    log(f"model.onnx: {len(onnx_bytes) / 1e6:.2f} MB")
+    onnx_fields = fitting.write_onnx(model_dir, model)
+    log(f"model.onnx: {onnx_fields['onnx']['bytes'] / 1e6:.2f} MB")
 
     # Golden vectors: held-out June requests, featurized by export.ts, scored by the XGBoost boosters above.
     candidates = [json.loads(l) for l in (DATA_DIR / "golden_candidates.jsonl").read_text().splitlines() if l]
-    x_gold = np.fromfile(DATA_DIR / "golden_candidates.features.f32", dtype="<f4").reshape(-1, nf)
+    x_gold = fitting.read_array(DATA_DIR / "golden_candidates.features.f32", "<f4", nf)
     for c, row in zip(candidates, x_gold):
         if "distance_miles" in c["input"] and not np.array_equal(row, x_te[c["test_row"]]):
             raise AssertionError(f"golden candidate {c} was featurized differently from its test row")
     p_gold, m_gold = predict(x_gold[:GOLDEN_ROWS])
-    golden = {
-        "model_version": version,
-        "tolerance": GOLDEN_TOLERANCE,
-        "rows": [
+    fitting.write_golden(
+        model_dir,
+        version,
+        GOLDEN_TOLERANCE,
+        [
             {"input": c["input"], "probability_delayed": float(p), "expected_delay_minutes": float(m)}
             for c, p, m in zip(candidates[:GOLDEN_ROWS], p_gold, m_gold)
         ],
-    }
-    (model_dir / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
+    )
     # All June predictions too, for the wider parity check in training/check-parity.ts.
     np.stack([p_te, m_te_hat], axis=1).astype("<f4").tofile(DATA_DIR / "test.predictions.f32")
 
@@ -195,7 +172,7 @@ def main() -> None:
             "destination, route and departure hour, learned from January-May 2001."
         ),
         "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "framework": f"xgboost {xgb.__version__}, converted to ONNX by training/convert.py (own converter)",
+        "framework": fitting.FRAMEWORK,
         "data": {
             "source": "vega-datasets 3.2.1 data/flights-3m.parquet (US DOT on-time data, Jan–Jun 2001)",
             "split": (
@@ -235,12 +212,11 @@ def main() -> None:
             "validation": metrics(d_va, m_va, p_va, m_va_hat),
             "test_delayed_rate": float(d_te.mean()),
         },
-        "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest(),
-        "onnx": {
-            "bytes": len(onnx_bytes),
-            "ir_version": model.ir_version,
-            "opsets": {o.domain or "ai.onnx": o.version for o in model.opset_import},
-        },
+        # Training writes a new version as a candidate: it serves only once promoted (the first version serves).
+        "candidate": fitting.is_candidate(model_dir.parent, version),
+        # sha256 of every file of the version but the card: the serving core refuses a version whose files differ.
+        "files": fitting.version_files(model_dir),
+        **onnx_fields,
         "hyperparameters": {
             "classifier": {**{k: v for k, v in CLASSIFIER.items() if k != "nthread"}, "trees": cls_info["trees"], "max_trees": CLASSIFIER_MAX_TREES},
             "regressor": {**{k: v for k, v in regressor_params.items() if k != "nthread"}, "trees": reg_info["trees"], "max_trees": REGRESSOR_MAX_TREES},

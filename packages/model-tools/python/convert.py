@@ -1,9 +1,12 @@
-"""XGBoost boosters -> one ONNX model, without onnxmltools/skl2onnx.
+"""XGBoost boosters -> one ONNX model, without onnxmltools/skl2onnx. Shared by every service's training
+(flight-delay, taxi-eta): their fit.py put this folder on sys.path and `import convert`.
 
-Graph:
+Graph (build_model): one input, one float32 [batch, 1] output per (name, booster):
     features float32 [batch, F]
-      -> ai.onnx.ml TreeEnsembleRegressor (classifier trees, margin) -> Sigmoid -> probability_delayed [batch, 1]
-      -> ai.onnx.ml TreeEnsembleRegressor (regressor trees)                   -> expected_delay_minutes [batch, 1]
+      -> ai.onnx.ml TreeEnsembleRegressor (binary:logistic trees, margin) -> Sigmoid -> <name> [batch, 1]
+      -> ai.onnx.ml TreeEnsembleRegressor (reg:squarederror trees)                  -> <name> [batch, 1]
+flight-delay: probability_delayed (classifier) + expected_delay_minutes (regressor), through to_onnx();
+taxi-eta: log_duration (a regressor on log1p(seconds)).
 
 Tree semantics carried over exactly:
   * XGBoost goes to the left child when x < threshold  -> mode BRANCH_LT, true branch = left child;
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -32,6 +35,7 @@ ONNX_OPSET = 17  # default domain; onnx 1.12 knows up to 17, onnxruntime-node 1.
 ONNX_ML_OPSET = 3
 IR_VERSION = 8
 SUPPORTED_OBJECTIVES = ("binary:logistic", "reg:squarederror")
+PRODUCER_NAME = "@predict/model-tools python/convert.py"
 
 
 @dataclass
@@ -210,6 +214,55 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
     )
 
 
+def build_model(
+    targets: Sequence[Tuple[str, xgb.Booster]],
+    num_features: int,
+    graph_name: str = "xgboost",
+    feature_names: Optional[Sequence[str]] = None,
+    metadata: Optional[dict] = None,
+) -> onnx.ModelProto:
+    """One ONNX model with input `features` float32 [batch, num_features] and one float32 [batch, 1] output per
+    (output name, booster): the sigmoid of the margin for binary:logistic, the margin itself for
+    reg:squarederror. Nodes are named after their output: `<name>_trees` (+ `<name>_margin` and
+    `<name>_sigmoid` for a classifier)."""
+    if not targets:
+        raise ValueError("at least one (output name, booster) is required")
+    names = [name for name, _ in targets]
+    if len(set(names)) != len(names) or "features" in names:
+        raise ValueError(f"output names must be unique and differ from the input 'features': {names}")
+    nodes = []
+    for name, booster in targets:
+        ens = parse_booster(booster)
+        if ens.num_feature > num_features:
+            raise ValueError(f"the booster of {name} uses {ens.num_feature} features, the input has {num_features}")
+        if ens.objective == "binary:logistic":
+            nodes.append(_tree_ensemble_node(ens, "features", f"{name}_margin", f"{name}_trees"))
+            nodes.append(helper.make_node("Sigmoid", [f"{name}_margin"], [name], name=f"{name}_sigmoid"))
+        else:
+            nodes.append(_tree_ensemble_node(ens, "features", name, f"{name}_trees"))
+    graph = helper.make_graph(
+        nodes,
+        graph_name,
+        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", num_features])],
+        outputs=[helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 1]) for name in names],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", ONNX_OPSET), helper.make_opsetid("ai.onnx.ml", ONNX_ML_OPSET)],
+        producer_name=PRODUCER_NAME,
+        producer_version=f"xgboost {xgb.__version__}",
+        ir_version=IR_VERSION,
+    )
+    props = dict(metadata or {})
+    if feature_names is not None:
+        if len(feature_names) != num_features:
+            raise ValueError(f"{len(feature_names)} feature names for {num_features} features")
+        props["feature_names"] = json.dumps(list(feature_names))
+    helper.set_model_props(model, {k: str(v) for k, v in props.items()})
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def to_onnx(
     classifier: xgb.Booster,
     regressor: xgb.Booster,
@@ -217,42 +270,16 @@ def to_onnx(
     feature_names: Optional[Sequence[str]] = None,
     metadata: Optional[dict] = None,
 ) -> onnx.ModelProto:
-    """One ONNX model with outputs probability_delayed (sigmoid of the classifier margin) and
+    """flight-delay's graph: outputs probability_delayed (sigmoid of the classifier margin) and
     expected_delay_minutes (the regressor), both float32 [batch, 1]."""
-    cls = parse_booster(classifier)
-    reg = parse_booster(regressor)
-    if cls.objective != "binary:logistic":
-        raise ValueError(f"classifier objective must be binary:logistic, got {cls.objective}")
-    if reg.objective != "reg:squarederror":
-        raise ValueError(f"regressor objective must be reg:squarederror, got {reg.objective}")
-    for e in (cls, reg):
-        if e.num_feature > num_features:
-            raise ValueError(f"a booster uses {e.num_feature} features, the input has {num_features}")
-
-    nodes = [
-        _tree_ensemble_node(cls, "features", "delay_margin", "classifier_trees"),
-        helper.make_node("Sigmoid", ["delay_margin"], ["probability_delayed"], name="sigmoid"),
-        _tree_ensemble_node(reg, "features", "expected_delay_minutes", "regressor_trees"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "flight_delay",
-        inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", num_features])],
-        outputs=[
-            helper.make_tensor_value_info("probability_delayed", TensorProto.FLOAT, ["batch", 1]),
-            helper.make_tensor_value_info("expected_delay_minutes", TensorProto.FLOAT, ["batch", 1]),
-        ],
+    if parse_booster(classifier).objective != "binary:logistic":
+        raise ValueError("the classifier objective must be binary:logistic")
+    if parse_booster(regressor).objective != "reg:squarederror":
+        raise ValueError("the regressor objective must be reg:squarederror")
+    return build_model(
+        [("probability_delayed", classifier), ("expected_delay_minutes", regressor)],
+        num_features,
+        graph_name="flight_delay",
+        feature_names=feature_names,
+        metadata=metadata,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", ONNX_OPSET), helper.make_opsetid("ai.onnx.ml", ONNX_ML_OPSET)],
-        producer_name="flight-delay training/convert.py",
-        producer_version=f"xgboost {xgb.__version__}",
-        ir_version=IR_VERSION,
-    )
-    props = dict(metadata or {})
-    if feature_names is not None:
-        props["feature_names"] = json.dumps(list(feature_names))
-    helper.set_model_props(model, {k: str(v) for k, v in props.items()})
-    onnx.checker.check_model(model, full_check=True)
-    return model

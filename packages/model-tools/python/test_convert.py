@@ -1,9 +1,11 @@
 """Tests of convert.py against an independent numpy interpreter of the ONNX TreeEnsembleRegressor.
 
-    cd services/flight-delay && /usr/bin/python3 -m unittest discover -s training -p 'test_*.py'
+    cd packages/model-tools/python && /usr/bin/python3 -m unittest -v test_convert
 
-Also (re)writes training/fixtures/converter-fixture.{onnx,json}, which src/converter-fixture.test.ts runs
-through onnxruntime-node: the same converter, checked with the real runtime in CI without Python.
+Also (re)writes fixtures/converter-fixture.{onnx,json} (flight-delay's classifier + regressor pair) and
+fixtures/regressor-fixture.{onnx,json} (taxi-eta's single log_duration regressor), which
+src/converter-fixture.test.ts runs through onnxruntime-node: the same converter, checked with the real runtime
+in CI without Python.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from onnx import helper
 
 import convert
 
-FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 TOL = 1e-5
 
 
@@ -91,15 +93,16 @@ class TreeEnsembleInterpreter:
 
 
 def interpret(model: onnx.ModelProto, x: np.ndarray) -> dict:
-    g = model.graph
-    ens = {n.output[0]: TreeEnsembleInterpreter(n) for n in g.node if n.op_type == "TreeEnsembleRegressor"}
-    (sig,) = [n for n in g.node if n.op_type == "Sigmoid"]
-    margin = ens[sig.input[0]].run(x)
-    return {
-        sig.output[0]: 1.0 / (1.0 + np.exp(-margin)),
-        "expected_delay_minutes": ens["expected_delay_minutes"].run(x),
-        "_margin": margin,
-    }
+    """Every graph output (and each classifier's `<name>_margin`) from the node attributes alone."""
+    values = {}
+    for n in model.graph.node:
+        if n.op_type == "TreeEnsembleRegressor":
+            values[n.output[0]] = TreeEnsembleInterpreter(n).run(x)
+        elif n.op_type == "Sigmoid":
+            values[n.output[0]] = 1.0 / (1.0 + np.exp(-values[n.input[0]]))
+        else:
+            raise AssertionError(f"unexpected node {n.op_type}")
+    return values
 
 
 class ConvertTest(unittest.TestCase):
@@ -130,7 +133,7 @@ class ConvertTest(unittest.TestCase):
         self.assertEqual(json.loads({p.key: p.value for p in m.metadata_props}["feature_names"]), [f"f{i}" for i in range(self.F)])
 
     def test_trees_are_deep_and_use_both_missing_directions(self):
-        node = next(n for n in self.model.graph.node if n.name == "classifier_trees")
+        node = next(n for n in self.model.graph.node if n.name == "probability_delayed_trees")
         interp = TreeEnsembleInterpreter(node)
         branch = [nd for nd in interp.nodes.values() if nd["mode"] == "BRANCH_LT"]
         self.assertGreater(len(branch), 25)  # more than one split per tree: depth > 1
@@ -140,13 +143,13 @@ class ConvertTest(unittest.TestCase):
     def test_matches_xgboost(self):
         got = interpret(self.model, self.x_test)
         d = xgb.DMatrix(self.x_test, missing=np.nan)
-        np.testing.assert_allclose(got["_margin"], self.cls.predict(d, output_margin=True), rtol=0, atol=TOL)
+        np.testing.assert_allclose(got["probability_delayed_margin"], self.cls.predict(d, output_margin=True), rtol=0, atol=TOL)
         np.testing.assert_allclose(got["probability_delayed"], self.cls.predict(d), rtol=0, atol=TOL)
         np.testing.assert_allclose(got["expected_delay_minutes"], self.reg.predict(d), rtol=0, atol=TOL)
 
     def test_thresholds_are_exact_float32(self):
         # Rows sitting exactly on a threshold must go right (x < t is false), in XGBoost and in the graph.
-        node = next(n for n in self.model.graph.node if n.name == "regressor_trees")
+        node = next(n for n in self.model.graph.node if n.name == "expected_delay_minutes_trees")
         interp = TreeEnsembleInterpreter(node)
         rows = []
         for i, nd in enumerate(v for v in interp.nodes.values() if v["mode"] == "BRANCH_LT"):
@@ -181,38 +184,106 @@ class ConvertTest(unittest.TestCase):
         np.testing.assert_array_equal(interpret(convert.to_onnx(self.cls, q, self.F), self.x_test)["expected_delay_minutes"], exact)
 
 
-class FixtureTest(unittest.TestCase):
-    """Writes the tiny fixture the jest test feeds to onnxruntime-node (deterministic: same bytes each run)."""
+class SingleRegressorTest(unittest.TestCase):
+    """taxi-eta's shape: one reg:squarederror booster on a log target, output `log_duration`, quantized leaves."""
 
-    def test_write_fixture(self):
+    F = 5
+
+    @classmethod
+    def setUpClass(cls):
+        x, _, y = random_data(5, 3000, cls.F)
+        cls.x_test, _, _ = random_data(6, 400, cls.F, nan_fraction=0.2)
+        booster = xgb.train(
+            dict(tree_method="hist", max_depth=5, eta=0.3, seed=7, nthread=1, max_bin=64, objective="reg:squarederror", base_score=6.0),
+            xgb.DMatrix(x, label=np.log1p(np.abs(y) * 100).astype(np.float32), missing=np.nan),
+            30,
+        )
+        cls.booster, cls.step = convert.quantize_leaves(booster)
+        cls.model = convert.build_model([("log_duration", cls.booster)], cls.F, graph_name="taxi_eta")
+
+    def test_graph_contract(self):
+        g = self.model.graph
+        self.assertEqual(g.name, "taxi_eta")
+        self.assertEqual([i.name for i in g.input], ["features"])
+        self.assertEqual([o.name for o in g.output], ["log_duration"])
+        self.assertEqual([n.name for n in g.node], ["log_duration_trees"])
+        d = g.output[0].type.tensor_type.shape.dim
+        self.assertEqual((d[0].dim_param, d[1].dim_value), ("batch", 1))
+        self.assertNotIn("feature_names", {p.key for p in self.model.metadata_props})
+
+    def test_matches_xgboost_exactly(self):
+        want = self.booster.predict(xgb.DMatrix(self.x_test, missing=np.nan)).astype(np.float64)
+        np.testing.assert_array_equal(interpret(self.model, self.x_test)["log_duration"], want)
+
+    def test_refuses_bad_targets(self):
+        with self.assertRaisesRegex(ValueError, "at least one"):
+            convert.build_model([], self.F)
+        with self.assertRaisesRegex(ValueError, "unique"):
+            convert.build_model([("y", self.booster), ("y", self.booster)], self.F)
+        with self.assertRaisesRegex(ValueError, "differ from the input"):
+            convert.build_model([("features", self.booster)], self.F)
+        with self.assertRaisesRegex(ValueError, "uses 5 features, the input has 3"):
+            convert.build_model([("y", self.booster)], 3)
+        with self.assertRaisesRegex(ValueError, "2 feature names for 5 features"):
+            convert.build_model([("y", self.booster)], self.F, feature_names=["a", "b"])
+        with self.assertRaisesRegex(ValueError, "classifier objective"):
+            convert.to_onnx(self.booster, self.booster, self.F)
+
+    def test_refuses_unsupported_objectives(self):
+        x, _, y = random_data(7, 300, self.F)
+        poisson = xgb.train(dict(objective="count:poisson", nthread=1, max_depth=2), xgb.DMatrix(x, label=np.abs(y)), 2)
+        with self.assertRaisesRegex(ValueError, "unsupported objective count:poisson"):
+            convert.build_model([("y", poisson)], self.F)
+
+
+def write_fixture(name: str, description: str, model: onnx.ModelProto, features: int, x_in: np.ndarray, outputs: dict) -> None:
+    """fixtures/<name>.{onnx,json}: the model and, per row, its features (null = missing) and XGBoost's outputs."""
+    got = interpret(model, x_in)
+    for output, want in outputs.items():
+        np.testing.assert_allclose(got[output], want, rtol=0, atol=TOL)
+    FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+    (FIXTURE_DIR / f"{name}.onnx").write_bytes(model.SerializeToString())
+    fixture = {
+        "description": description,
+        "feature_count": features,
+        "tolerance": TOL,
+        "outputs": list(outputs),
+        "rows": [
+            {"features": [None if np.isnan(v) else float(v) for v in row], **{o: float(outputs[o][i]) for o in outputs}}
+            for i, row in enumerate(x_in)
+        ],
+    }
+    (FIXTURE_DIR / f"{name}.json").write_text(json.dumps(fixture, indent=1) + "\n")
+
+
+class FixtureTest(unittest.TestCase):
+    """Writes the tiny fixtures the jest test feeds to onnxruntime-node (deterministic: same bytes each run)."""
+
+    def test_write_pair_fixture(self):
         f = 4
         x, y_cls, y_reg = random_data(3, 500, f, nan_fraction=0.15)
         cls, reg = fit_pair(x, y_cls, y_reg, trees=6, depth=3, cls_base_score=0.5, reg_base_score=1.0)
         model = convert.to_onnx(cls, reg, f, feature_names=[f"f{i}" for i in range(f)], metadata={"purpose": "converter fixture"})
         x_in, _, _ = random_data(4, 24, f, nan_fraction=0.2)
         d = xgb.DMatrix(x_in, missing=np.nan)
-        prob, minutes = cls.predict(d), reg.predict(d)
-        got = interpret(model, x_in)
-        np.testing.assert_allclose(got["probability_delayed"], prob, rtol=0, atol=TOL)
-        np.testing.assert_allclose(got["expected_delay_minutes"], minutes, rtol=0, atol=TOL)
-
-        FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
-        (FIXTURE_DIR / "converter-fixture.onnx").write_bytes(model.SerializeToString())
-        fixture = {
-            "description": "tiny XGBoost classifier + regressor converted by training/convert.py; outputs are XGBoost's",
-            "feature_count": f,
-            "tolerance": TOL,
-            "rows": [
-                {
-                    "features": [None if np.isnan(v) else float(v) for v in row],
-                    "probability_delayed": float(p),
-                    "expected_delay_minutes": float(m),
-                }
-                for row, p, m in zip(x_in, prob, minutes)
-            ],
-        }
-        (FIXTURE_DIR / "converter-fixture.json").write_text(json.dumps(fixture, indent=1) + "\n")
+        outputs = {"probability_delayed": cls.predict(d), "expected_delay_minutes": reg.predict(d)}
+        write_fixture("converter-fixture", "tiny XGBoost classifier + regressor converted by python/convert.py to_onnx; outputs are XGBoost's", model, f, x_in, outputs)
         self.assertLess((FIXTURE_DIR / "converter-fixture.onnx").stat().st_size, 20_000)
+
+    def test_write_regressor_fixture(self):
+        f = 4
+        x, _, y = random_data(8, 500, f, nan_fraction=0.15)
+        booster = xgb.train(
+            dict(tree_method="hist", max_depth=3, eta=0.3, seed=7, nthread=1, max_bin=64, objective="reg:squarederror", base_score=6.0),
+            xgb.DMatrix(x, label=(6 + 0.3 * y).astype(np.float32), missing=np.nan),
+            8,
+        )
+        quantized, _ = convert.quantize_leaves(booster)
+        model = convert.build_model([("log_duration", quantized)], f, graph_name="regressor_fixture", metadata={"purpose": "converter fixture"})
+        x_in, _, _ = random_data(9, 24, f, nan_fraction=0.2)
+        outputs = {"log_duration": quantized.predict(xgb.DMatrix(x_in, missing=np.nan))}
+        write_fixture("regressor-fixture", "tiny quantized XGBoost regressor converted by python/convert.py build_model; outputs are XGBoost's", model, f, x_in, outputs)
+        self.assertLess((FIXTURE_DIR / "regressor-fixture.onnx").stat().st_size, 20_000)
 
 
 if __name__ == "__main__":
