@@ -1,1 +1,1 @@
-export { ApiKeyAuth, type Scope } from './api-keys';
+export { ApiKeyAuth, callerOf, parseKeyEntry, type Scope } from './api-keys';

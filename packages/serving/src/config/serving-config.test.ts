@@ -29,6 +29,12 @@ describe('loadServingConfig', () => {
     expect(() => loadServingConfig({ METRICS_REQUIRE_AUTH: 'true' })).toThrow(/METRICS_REQUIRE_AUTH/);
   });
 
+  it('bounds the HTTP timeouts and refuses a headers timeout longer than the request timeout', () => {
+    expect(loadServingConfig({})).toMatchObject({ HTTP_HEADERS_TIMEOUT_MS: 10_000, HTTP_REQUEST_TIMEOUT_MS: 30_000, HTTP_KEEP_ALIVE_TIMEOUT_MS: 65_000 });
+    expect(() => loadServingConfig({ HTTP_HEADERS_TIMEOUT_MS: '40000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS/);
+    expect(() => loadServingConfig({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '0' })).toThrow(/HTTP_KEEP_ALIVE_TIMEOUT_MS/);
+  });
+
   it('lets a service extend the schema with its own variables', () => {
     const schema = servingEnvSchema.extend({ FEATURE_CACHE_SIZE: intVar(100, 1) });
     expect(loadServingConfig({ FEATURE_CACHE_SIZE: '5' }, schema).FEATURE_CACHE_SIZE).toBe(5);

@@ -7,5 +7,6 @@ export { MethodNotAllowedError } from './method-not-allowed-error';
 export { UnauthorizedError } from './unauthorized-error';
 export { ForbiddenError } from './forbidden-error';
 export { ModelLoadError } from './model-load-error';
+export { PayloadTooLargeError } from './payload-too-large-error';
 export { zodIssues, parseOrThrow } from './zod-issues';
 export { errorMiddleware, errorBody, errorDetail } from './error-middleware';

@@ -1,1 +1,1 @@
-export { healthRoutes, HEALTH_ROUTES, type HealthSource } from './health';
+export { healthHandlers, type HealthSource, type ReadinessCheck } from './health';

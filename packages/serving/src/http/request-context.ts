@@ -44,12 +44,14 @@ export function requestContext({ logger, metrics, log, isDraining }: RequestCont
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
       if (log) {
+        const caller: unknown = res.locals['caller']; // the API key's id (auth), never the key
         logger.info('request', {
           request_id: id,
           method: req.method,
           route: labels.route,
           status: res.statusCode,
           duration_ms: Math.round(seconds * 1e6) / 1e3,
+          ...(typeof caller === 'string' ? { caller } : {}),
         });
       }
     });

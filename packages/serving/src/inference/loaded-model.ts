@@ -1,19 +1,25 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import type { Sema } from 'async-sema';
 import type { Logger } from 'winston';
+import { HttpError } from '../errors/http-error';
 import { ModelLoadError } from '../errors/model-load-error';
 import type { ServingMetrics } from '../metrics/metrics';
-import { DynamicBatcher } from './dynamic-batcher';
-import { rowSize, type ModelCard, type TensorSpec } from './model-card';
+import { DynamicBatcher, type Admission } from './dynamic-batcher';
+import { compareGolden, readGolden, type GoldenFile } from './golden';
+import { rowBytes, type ModelCard } from './model-card';
 import type { ModelRepository } from './model-repository';
+import { checkSignature } from './model-signature';
 import type { PredictorDefinition, RowOutputs } from './predictor';
-import { InlineSessionRunner, type IoInfo, type SessionRunner, type SessionSettings } from './session-runner';
+import { InputLayout, RowWriter } from './row-writer';
+import { InlineSessionRunner, type Feeds, type SessionRunner, type SessionSettings } from './session-runner';
+import type { TensorData } from './tensor';
 import type { WorkerPool } from './worker-pool';
 
 export interface BatchingSettings {
   maxBatchSize: number;
   maxDelayMs: number;
   maxQueueRows: number;
+  /** Bytes of featurized rows that may wait; with the card's row size it caps the queued rows too. */
+  maxQueueBytes: number;
   timeoutMs: number;
 }
 
@@ -25,90 +31,73 @@ export interface LoadOptions {
   /** Runs on worker threads when given; on the JavaScript thread otherwise. */
   pool: WorkerPool | undefined;
   verifyGolden: boolean;
+  /** Bound on warm-up and golden checks together. */
+  warmupTimeoutMs: number;
+  /** Shared by every version of a runtime: bounds concurrent prepare calls. */
+  prepareGate: Sema;
   metrics: ServingMetrics | undefined;
   logger: Logger;
 }
 
-const ORT_TYPES: Record<TensorSpec['type'], string> = {
-  float32: 'float32',
-  float64: 'float64',
-  int32: 'int32',
-  int64: 'int64',
-  bool: 'bool',
-};
+export type InstanceResult<O> = { ok: true; output: O } | { ok: false; error: HttpError };
 
-/** A card's tensor and the graph's agree on type and on every fixed dimension. */
-function checkTensor(kind: string, spec: TensorSpec, info: IoInfo | undefined): string | undefined {
-  if (!info) return `${kind} '${spec.name}' of the card is not in the graph`;
-  if (info.type !== undefined && info.type !== ORT_TYPES[spec.type]) {
-    return `${kind} '${spec.name}' is ${info.type} in the graph but ${spec.type} in the card`;
-  }
-  if (info.shape !== undefined && info.shape.length > 0) {
-    if (info.shape.length !== spec.shape.length) {
-      return `${kind} '${spec.name}' has rank ${info.shape.length} in the graph but ${spec.shape.length} in the card`;
-    }
-    for (let i = 0; i < spec.shape.length; i++) {
-      const want = spec.shape[i] as number;
-      const got = info.shape[i];
-      if (want >= 0 && typeof got === 'number' && got >= 0 && got !== want) {
-        return `${kind} '${spec.name}' dimension ${i} is ${got} in the graph but ${want} in the card`;
-      }
-    }
-  }
-  return undefined;
+/** What one pass of the pipeline gives an instance: its raw output row and prepared input, or its error. */
+export type RowResult<P> = { ok: true; row: RowOutputs; prepared: P } | { ok: false; error: HttpError };
+
+export interface PassOptions {
+  /** Online rows: admitted to the queue up front (they time out with REQUEST_TIMEOUT_MS). */
+  admission?: Admission;
+  /** Bulk rows: run alone, this many per run, no timeout. */
+  bulkRunRows?: number;
+  /** Aborts prepare and drops queued rows; absent for requests that have neither prepare nor a caller's signal. */
+  signal?: AbortSignal | undefined;
 }
 
-/** Splits a batch's output tensors into one RowOutputs per row. */
-function splitRows(outputs: Awaited<ReturnType<SessionRunner['run']>>, names: readonly string[], n: number): RowOutputs[] {
-  const rows: RowOutputs[] = Array.from({ length: n }, () => ({}));
-  for (const name of names) {
-    const out = outputs[name];
-    if (!out) throw new Error(`model run returned no '${name}' output`);
-    if (out.dims[0] !== n) throw new Error(`output '${name}' has ${out.dims[0]} rows for a batch of ${n}`);
-    const width = out.data.length / n;
-    for (let i = 0; i < n; i++) (rows[i] as RowOutputs)[name] = out.data.subarray(i * width, (i + 1) * width);
-  }
-  return rows;
-}
+/** Never aborts: what prepare sees when a pass has no signal. */
+const NEVER = new AbortController().signal;
 
-export interface GoldenFile {
-  tolerance?: number;
-  rows: Array<{ input: unknown } & Record<string, unknown>>;
+/** A 4xx refusal of one instance is answered in place; anything else is our fault or overload: rethrow. */
+function refusal(error: unknown): HttpError {
+  if (error instanceof HttpError && error.status < 500) return error;
+  throw error;
 }
 
 /**
  * One model version, loaded, checked against its card, warmed up and (if it ships golden vectors) proved to
- * reproduce them, with its own dynamic batcher. A hot reload builds a new LoadedModel beside the old one.
+ * reproduce them, with its own dynamic batcher. A hot reload builds a new LoadedModel beside the old one;
+ * requests hold a lease on the version they started on, and close() waits for every lease and queued row.
  */
-export class LoadedModel<I, O, A> {
+export class LoadedModel<I, O, A, P = I> {
   readonly loadedAt = new Date();
-  readonly batcher: DynamicBatcher<RowOutputs>;
-  readonly rowSize: number;
-  private readonly outputNames: string[];
+  readonly layout: InputLayout;
+  readonly batcher: DynamicBatcher;
+  readonly outputNames: string[];
+  private leases = 0;
+  private leaseWaiters: (() => void)[] = [];
 
   private constructor(
-    readonly definition: PredictorDefinition<I, O, A>,
+    readonly definition: PredictorDefinition<I, O, A, P>,
     readonly dir: string,
     readonly card: ModelCard,
     readonly sha256: string,
     readonly artifacts: A,
     private readonly runner: SessionRunner,
-    batching: BatchingSettings,
-    concurrency: number,
-    metrics: ServingMetrics | undefined,
+    private readonly options: LoadOptions,
   ) {
-    const input = card.inputs[0] as TensorSpec;
-    this.rowSize = rowSize(input);
+    const { batching, metrics } = options;
+    this.layout = new InputLayout(card.inputs);
     this.outputNames = card.outputs.map((o) => o.name);
     const labels = { model: card.name, version: card.version };
-    this.batcher = new DynamicBatcher<RowOutputs>({
+    this.batcher = new DynamicBatcher({
       ...batching,
-      concurrency,
-      rowSize: this.rowSize,
-      run: async (rows, n) => {
+      maxQueueRows: LoadedModel.queueRows(card, batching),
+      concurrency: options.pool ? options.pool.size : 1,
+      layout: this.layout,
+      outputNames: this.outputNames,
+      run: async (buffers, n) => {
         const end = metrics?.inferenceDuration.startTimer(labels);
         try {
-          const result = await this.runRows(rows, n);
+          const result = await this.runner.run(this.feeds(buffers, n));
           end?.();
           metrics?.batchSize.observe(labels, n);
           metrics?.predictions.inc(labels, n);
@@ -119,8 +108,12 @@ export class LoadedModel<I, O, A> {
         }
       },
       onReject: (reason) => metrics?.queueRejections.inc({ model: card.name, reason }),
-      onQueueDepth: (rows) => metrics?.queueDepth.set({ model: card.name }, rows),
     });
+  }
+
+  /** Rows the queue may hold: MAX_QUEUE_ROWS, or fewer when MAX_QUEUE_BYTES of this card's rows is less. */
+  static queueRows(card: ModelCard, batching: Pick<BatchingSettings, 'maxQueueRows' | 'maxQueueBytes'>): number {
+    return Math.min(batching.maxQueueRows, Math.floor(batching.maxQueueBytes / rowBytes(card)));
   }
 
   get name(): string {
@@ -131,11 +124,17 @@ export class LoadedModel<I, O, A> {
     return this.card.version;
   }
 
-  static async load<I, O, A>(definition: PredictorDefinition<I, O, A>, options: LoadOptions): Promise<LoadedModel<I, O, A>> {
+  static async load<I, O, A, P>(definition: PredictorDefinition<I, O, A, P>, options: LoadOptions): Promise<LoadedModel<I, O, A, P>> {
     const { repository, version, logger } = options;
     const { dir, card, onnx, sha256 } = await repository.open(version);
     if (card.name !== definition.name) {
       throw new ModelLoadError(`model card names '${card.name}', this service serves '${definition.name}'`);
+    }
+    const queueRows = LoadedModel.queueRows(card, options.batching);
+    if (queueRows < definition.maxBatchInstances) {
+      throw new ModelLoadError(
+        `the inference queue holds ${queueRows} rows of this model (MAX_QUEUE_ROWS, MAX_QUEUE_BYTES / ${rowBytes(card)} bytes a row), fewer than the ${definition.maxBatchInstances} instances a batch request may carry`,
+      );
     }
     let artifacts: A;
     try {
@@ -146,18 +145,22 @@ export class LoadedModel<I, O, A> {
     let runner: SessionRunner;
     try {
       runner = options.pool
-        ? await options.pool.load(`${card.name}@${version}:${sha256}`, onnx, options.session)
+        ? await options.pool.load(`${card.name}@${version}`, onnx, options.session)
         : await InlineSessionRunner.create(onnx, options.session);
     } catch (error) {
       throw new ModelLoadError(`onnxruntime cannot load version ${version}: ${(error as Error).message}`, undefined, error);
     }
-    const concurrency = options.pool ? options.pool.size : 1;
-    const model = new LoadedModel(definition, dir, card, sha256, artifacts, runner, options.batching, concurrency, options.metrics);
+    const model = new LoadedModel(definition, dir, card, sha256, artifacts, runner, options);
+    const signal = AbortSignal.timeout(options.warmupTimeoutMs);
     try {
-      model.checkSignature();
-      await model.warmUp(options.batching.maxBatchSize);
-      if (options.verifyGolden) await model.verifyGolden(logger);
+      checkSignature(card, runner);
+      await model.bounded(model.warmUp(signal), signal, 'warm-up');
+      if (options.verifyGolden) {
+        const golden = await readGolden(dir, version);
+        if (golden) await model.bounded(model.verifyGolden(golden, logger, signal), signal, 'golden check');
+      }
     } catch (error) {
+      await model.batcher.drain();
       await runner.release().catch(() => undefined);
       if (error instanceof ModelLoadError) throw error;
       throw new ModelLoadError(`version ${version} failed its checks: ${(error as Error).message}`, undefined, error);
@@ -166,67 +169,106 @@ export class LoadedModel<I, O, A> {
     return model;
   }
 
-  private checkSignature(): void {
-    const problems: string[] = [];
-    const graphInputs = this.runner.inputs;
-    if (graphInputs.length !== this.card.inputs.length) {
-      problems.push(`graph has inputs [${graphInputs.map((i) => i.name).join(', ')}], card has [${this.card.inputs.map((i) => i.name).join(', ')}]`);
-    }
-    for (const spec of this.card.inputs) {
-      const p = checkTensor('input', spec, graphInputs.find((i) => i.name === spec.name));
-      if (p) problems.push(p);
-    }
-    if (this.card.inputs[0]?.type !== 'float32') problems.push('the input tensor must be float32');
-    for (const spec of this.card.outputs) {
-      const p = checkTensor('output', spec, this.runner.outputs.find((o) => o.name === spec.name));
-      if (p) problems.push(p);
-    }
-    if (problems.length > 0) {
-      throw new ModelLoadError(`model version ${this.version} does not match its card`, { problems });
+  /** `work`, or a ModelLoadError once `signal` (WARMUP_TIMEOUT_MS) fires. */
+  private bounded<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new ModelLoadError(`${what} of version ${this.version} did not finish within ${this.options.warmupTimeoutMs} ms`));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** One tensor per input, `n` rows each. */
+  private feeds(buffers: TensorData[], n: number): Feeds {
+    const feeds: Feeds = {};
+    this.layout.specs.forEach((spec, i) => {
+      feeds[spec.name] = { type: spec.type, data: buffers[i] as TensorData, dims: [n, ...spec.shape.slice(1)] };
+    });
+    return feeds;
+  }
+
+  /**
+   * The pipeline for validated instances: prepare (if the predictor has it, under the shared concurrency
+   * bound) → featurize every accepted instance into one buffer per input → one batcher entry → rows out.
+   * Instances refused by prepare or featurize are answered in place.
+   */
+  async pass(inputs: readonly I[], how: PassOptions): Promise<RowResult<P>[]> {
+    const { definition, artifacts } = this;
+    const prepared = definition.prepare ? await this.prepare(inputs, how.signal ?? NEVER) : (inputs as unknown as readonly (P | HttpError)[]);
+    const results: RowResult<P>[] = new Array(inputs.length);
+    const buffers = this.layout.allocate(inputs.length);
+    const writer = new RowWriter(this.layout, buffers);
+    const at: number[] = [];
+    prepared.forEach((value, i) => {
+      if (value instanceof HttpError) {
+        results[i] = { ok: false, error: value };
+        return;
+      }
+      const slot = at.length;
+      try {
+        definition.featurize(value, artifacts, writer.at(slot));
+        at.push(i);
+      } catch (error) {
+        results[i] = { ok: false, error: refusal(error) };
+        writer.clear(); // the next accepted instance reuses the slot
+      }
+    });
+    const n = at.length;
+    const rows = n === inputs.length ? buffers : buffers.map((b, k) => b.subarray(0, (this.layout.sizes[k] as number) * n));
+    const out = await this.batcher.submit(rows, n, how.admission, { bulkRunRows: how.bulkRunRows, signal: how.signal });
+    at.forEach((i, slot) => {
+      results[i] = { ok: true, row: out.row(slot), prepared: prepared[i] as P };
+    });
+    return results;
+  }
+
+  /** `pass`, then each row through toOutput. */
+  async infer(inputs: readonly I[], how: PassOptions): Promise<InstanceResult<O>[]> {
+    const rows = await this.pass(inputs, how);
+    return rows.map((r) => (r.ok ? { ok: true, output: this.definition.toOutput(r.row, r.prepared, this.artifacts) } : r));
+  }
+
+  private async prepare(inputs: readonly I[], signal: AbortSignal): Promise<readonly (P | HttpError)[]> {
+    const prepare = this.definition.prepare as NonNullable<PredictorDefinition<I, O, A, P>['prepare']>;
+    const { prepareGate, metrics } = this.options;
+    await prepareGate.acquire();
+    const end = metrics?.prepareDuration.startTimer({ model: this.name });
+    try {
+      signal.throwIfAborted();
+      const prepared = await prepare(inputs, { artifacts: this.artifacts, card: this.card, signal });
+      if (prepared.length !== inputs.length) throw new Error(`prepare returned ${prepared.length} entries for ${inputs.length} instances`);
+      return prepared;
+    } finally {
+      end?.();
+      prepareGate.release();
     }
   }
 
-  /** Runs `n` rows straight through the session (no batcher, no metrics). */
-  private async runRows(rows: Float32Array, n: number): Promise<RowOutputs[]> {
-    const input = this.card.inputs[0] as TensorSpec;
-    const dims = [n, ...input.shape.slice(1).map((d) => (d < 0 ? 1 : d))];
-    const outputs = await this.runner.run(input.name, rows, dims);
-    return splitRows(outputs, this.outputNames, n);
-  }
-
-  /** Featurizes validated inputs into one buffer. */
-  featurizeMany(inputs: readonly I[]): Float32Array {
-    const rows = new Float32Array(inputs.length * this.rowSize);
-    inputs.forEach((input, i) => this.definition.featurize(input, this.artifacts, rows, i * this.rowSize));
-    return rows;
-  }
-
-  /** A run of one row and one of a full batch, both mapped through toOutput: shapes right, values finite. */
-  private async warmUp(maxBatchSize: number): Promise<void> {
-    for (const n of [1, maxBatchSize]) {
-      const inputs = Array.from({ length: n }, () => this.definition.example);
-      const rows = await this.runRows(this.featurizeMany(inputs), n);
-      for (const row of rows) {
+  /** The warm-up instances through the whole pipeline, as one row and as a full batch: finite, valid outputs. */
+  private async warmUp(signal: AbortSignal): Promise<void> {
+    const { definition } = this;
+    const given = definition.warmup ? await definition.warmup(this.artifacts, this.card) : definition.example === undefined ? [] : [definition.example];
+    if (given.length === 0) throw new ModelLoadError(`predictor '${definition.name}' has neither warmup() nor an example to warm up with`);
+    const max = this.options.batching.maxBatchSize;
+    for (const n of [1, max]) {
+      const inputs = Array.from({ length: n }, (_, i) => given[i % given.length] as I);
+      const rows = await this.pass(inputs, { bulkRunRows: n, signal });
+      for (const r of rows) {
+        if (!r.ok) throw new ModelLoadError(`a warm-up instance was refused: ${r.error.message}`);
         for (const name of this.outputNames) {
-          for (const v of row[name] ?? []) {
+          for (const v of r.row[name] ?? []) {
             if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`warm-up output '${name}' is ${v}`);
           }
         }
-        this.definition.output.parse(this.definition.toOutput(row, this.definition.example, this.artifacts));
+        definition.output.parse(definition.toOutput(r.row, r.prepared, this.artifacts));
       }
     }
   }
 
-  /** If the version ships golden.json, the graph must reproduce every vector in it. */
-  private async verifyGolden(logger: Logger): Promise<void> {
-    let golden: GoldenFile;
-    try {
-      golden = JSON.parse(await readFile(path.join(this.dir, 'golden.json'), 'utf8')) as GoldenFile;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new ModelLoadError(`golden.json of version ${this.version} cannot be read`, undefined, error);
-    }
-    const result = await this.compareGolden(golden);
+  /** The graph must reproduce every golden vector, element by element. */
+  private async verifyGolden(golden: GoldenFile, logger: Logger, signal: AbortSignal): Promise<void> {
+    const result = await this.compareGolden(golden, signal);
     if (result.failures.length > 0) {
       throw new ModelLoadError(`version ${this.version} does not reproduce its golden vectors`, {
         failures: result.failures.slice(0, 10),
@@ -234,34 +276,34 @@ export class LoadedModel<I, O, A> {
         rows: result.rows,
       });
     }
-    logger.info('golden vectors reproduced', { model: this.name, version: this.version, rows: result.rows, max_abs_diff: result.maxAbsDiff });
+    logger.info('golden vectors reproduced', { model: this.name, version: this.version, rows: result.rows, values: result.values, max_abs_diff: result.maxAbsDiff });
   }
 
-  /**
-   * Compares the graph with golden vectors: for each row, every card output that the row names must be within
-   * `tolerance` × max(1, |expected|).
-   */
-  async compareGolden(golden: GoldenFile) {
-    const tolerance = golden.tolerance ?? 1e-5;
-    const failures: { row: number; output: string; expected: number; actual: number }[] = [];
-    let maxAbsDiff = 0;
+  /** Golden inputs through the same pipeline as requests, compared with the file's outputs. */
+  async compareGolden(golden: GoldenFile, signal?: AbortSignal) {
     const inputs = golden.rows.map((r) => this.definition.input.parse(r.input));
-    const rows = await this.runRows(this.featurizeMany(inputs), inputs.length);
-    rows.forEach((row, i) => {
-      for (const name of this.outputNames) {
-        const expected = golden.rows[i]?.[name];
-        if (typeof expected !== 'number') continue;
-        const actual = Number((row[name] as ArrayLike<number>)[0]);
-        const diff = Math.abs(actual - expected);
-        maxAbsDiff = Math.max(maxAbsDiff, diff);
-        if (!(diff <= tolerance * Math.max(1, Math.abs(expected)))) failures.push({ row: i, output: name, expected, actual });
-      }
+    const rows = await this.pass(inputs, { bulkRunRows: Math.max(1, inputs.length), signal });
+    const served = rows.map((r, i) => {
+      if (!r.ok) throw new ModelLoadError(`golden row ${i} was refused: ${r.error.message}`);
+      return r.row;
     });
-    return { rows: rows.length, failures, maxAbsDiff };
+    return compareGolden(golden, served, this.outputNames);
   }
 
-  /** Waits for every queued and running row, then frees the session. */
+  /** Holds this version for one request (prepare may await while a reload lands); release exactly once. */
+  lease(): () => void {
+    this.leases++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.leases === 0) for (const wake of this.leaseWaiters.splice(0)) wake();
+    };
+  }
+
+  /** Waits for every lease and every queued and running row, then frees the session. */
   async close(): Promise<void> {
+    if (this.leases > 0) await new Promise<void>((resolve) => this.leaseWaiters.push(resolve));
     await this.batcher.drain();
     await this.runner.release();
   }

@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import type { TensorData, TensorType } from './tensor';
 
 /** What a graph declares for one input or output. `shape` entries are numbers or symbolic names. */
 export interface IoInfo {
@@ -7,7 +8,16 @@ export interface IoInfo {
   shape: readonly (number | string)[] | undefined;
 }
 
-export type OutputData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+export type OutputData = TensorData;
+
+/** One input of a run: its element type, values (row-major) and dimensions. */
+export interface Feed {
+  type: TensorType;
+  data: TensorData;
+  dims: readonly number[];
+}
+
+export type Feeds = Record<string, Feed>;
 
 export interface RunOutputs {
   [name: string]: { data: OutputData; dims: readonly number[] };
@@ -17,7 +27,7 @@ export interface RunOutputs {
 export interface SessionRunner {
   readonly inputs: readonly IoInfo[];
   readonly outputs: readonly IoInfo[];
-  run(inputName: string, data: Float32Array, dims: readonly number[]): Promise<RunOutputs>;
+  run(feeds: Feeds): Promise<RunOutputs>;
   release(): Promise<void>;
 }
 
@@ -38,6 +48,13 @@ export function sessionOptions(settings: SessionSettings): ort.InferenceSession.
     interOpNumThreads: settings.interOpNumThreads,
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
+}
+
+/** One ort.Tensor per input. */
+export function toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, feed] of Object.entries(feeds)) out[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+  return out;
 }
 
 export function ioInfo(meta: readonly ort.InferenceSession.ValueMetadata[]): IoInfo[] {
@@ -63,8 +80,8 @@ export class InlineSessionRunner implements SessionRunner {
     return new InlineSessionRunner(session, ioInfo(session.inputMetadata), ioInfo(session.outputMetadata));
   }
 
-  async run(inputName: string, data: Float32Array, dims: readonly number[]): Promise<RunOutputs> {
-    const result = await this.session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
+  async run(feeds: Feeds): Promise<RunOutputs> {
+    const result = await this.session.run(toOrtFeeds(feeds));
     const out: RunOutputs = {};
     for (const [name, tensor] of Object.entries(result)) {
       out[name] = { data: tensor.data as OutputData, dims: tensor.dims };

@@ -1,6 +1,6 @@
 // @ts-check
 // A worker thread of the inference pool (plain CommonJS so it runs the same from src under jest/tsx and from
-// dist). It holds onnxruntime sessions by key and answers load / run / release messages from worker-pool.ts.
+// dist). It holds onnxruntime sessions by key and answers load / run / release / status messages from worker-pool.ts.
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const ort = require('onnxruntime-node');
@@ -20,16 +20,19 @@ function ioInfo(meta) {
 async function handle(msg) {
   switch (msg.type) {
     case 'load': {
+      // The pool mints a fresh key per load; a key loaded twice is a bug there, not a session to replace.
+      if (sessions.has(msg.key)) throw new Error(`session '${msg.key}' is already loaded on this worker`);
       const session = await ort.InferenceSession.create(msg.model, msg.options);
-      const previous = sessions.get(msg.key);
       sessions.set(msg.key, session);
-      if (previous) await previous.release();
       return { result: { inputs: ioInfo(session.inputMetadata), outputs: ioInfo(session.outputMetadata) } };
     }
     case 'run': {
       const session = sessions.get(msg.key);
       if (!session) throw new Error(`no session '${msg.key}' on this worker`);
-      const result = await session.run({ [msg.inputName]: new ort.Tensor('float32', msg.data, msg.dims) });
+      /** @type {Record<string, import('onnxruntime-node').Tensor>} */
+      const feeds = {};
+      for (const [name, feed] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(feed.type, feed.data, feed.dims);
+      const result = await session.run(feeds);
       /** @type {Record<string, {data: any, dims: readonly number[]}>} */
       const outputs = {};
       /** @type {ArrayBuffer[]} */
@@ -48,6 +51,8 @@ async function handle(msg) {
       if (session) await session.release();
       return { result: null };
     }
+    case 'status':
+      return { result: { sessions: [...sessions.keys()] } };
     default:
       throw new Error(`unknown message type ${String(msg.type)}`);
   }

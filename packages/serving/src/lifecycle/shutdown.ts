@@ -40,8 +40,7 @@ export function registerShutdown(options: ShutdownOptions): { shutdown(reason: s
           logger.info('shutdown step done', { step: step.name });
         } catch (error) {
           failed = true;
-          const e = error as Error;
-          logger.error('shutdown step failed', { step: step.name, error: { message: e.message, stack: e.stack } });
+          logger.error('shutdown step failed', { step: step.name, error });
         }
       }
       clearTimeout(timer);

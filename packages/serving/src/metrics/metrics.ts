@@ -17,6 +17,10 @@ export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 export function createServingMetrics(registry: Registry, options: { defaultMetrics?: boolean } = {}) {
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  /** Per model, the functions that report its queued rows (a runtime registers one; read at scrape time). */
+  const queueSources = new Map<string, Set<() => number>>();
+  /** The functions that report entries waiting in a prediction log's buffer (read at scrape time). */
+  const predictionLogBuffers = new Set<() => number>();
   return {
     registry,
     httpRequests: new Counter({
@@ -39,8 +43,15 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       buckets: INFERENCE_DURATION_BUCKETS,
       registers,
     }),
+    prepareDuration: new Histogram({
+      name: 'model_prepare_duration_seconds',
+      help: 'Duration of one prepare call (all instances of a request or bulk piece), queueing for a slot included.',
+      labelNames: ['model'] as const,
+      buckets: INFERENCE_DURATION_BUCKETS,
+      registers,
+    }),
     batchSize: new Histogram({
-      name: 'model_batch_size',
+      name: 'model_batch_size_rows',
       help: 'Rows per model run after dynamic batching.',
       labelNames: ['model', 'version'] as const,
       buckets: BATCH_SIZE_BUCKETS,
@@ -66,10 +77,25 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
     }),
     queueDepth: new Gauge({
       name: 'model_queue_depth',
-      help: 'Rows waiting for a model run.',
+      help: 'Rows waiting for a model run (every live version of the model), read at scrape time.',
       labelNames: ['model'] as const,
       registers,
+      collect() {
+        this.reset();
+        for (const [model, sources] of queueSources) {
+          let rows = 0;
+          for (const read of sources) rows += read();
+          this.set({ model }, rows);
+        }
+      },
     }),
+    /** Registers a source of queued rows for `model`; returns the function that unregisters it. */
+    watchQueue(model: string, read: () => number): () => void {
+      const sources = queueSources.get(model) ?? new Set();
+      sources.add(read);
+      queueSources.set(model, sources);
+      return () => sources.delete(read);
+    },
     modelInfo: new Gauge({
       name: 'model_info',
       help: 'The model version serving (value 1).',
@@ -82,6 +108,34 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       labelNames: ['model', 'outcome'] as const,
       registers,
     }),
+    // --- prediction log (src/prediction-log) ---
+    predictionLogWritten: new Counter({
+      name: 'prediction_log_written_total',
+      help: 'Predictions written to the prediction log stream.',
+      registers,
+    }),
+    predictionLogDropped: new Counter({
+      name: 'prediction_log_dropped_total',
+      help: 'Predictions never written to the prediction log: buffer_full (Redis away or slow), unserializable, shutdown.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    predictionLogBuffer: new Gauge({
+      name: 'prediction_log_buffer_entries',
+      help: 'Predictions waiting in memory to be written to the prediction log, read at scrape time.',
+      registers,
+      collect() {
+        let entries = 0;
+        for (const read of predictionLogBuffers) entries += read();
+        this.set(entries);
+      },
+    }),
+    /** Registers a source of buffered prediction-log entries; returns the function that unregisters it. */
+    watchPredictionLogBuffer(read: () => number): () => void {
+      predictionLogBuffers.add(read);
+      return () => predictionLogBuffers.delete(read);
+    },
+    // --- end prediction log ---
   };
 }
 

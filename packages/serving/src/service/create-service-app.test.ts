@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { linearPredictor } from '../testing/linear-predictor';
+import { LINEAR_MODEL_DIR, linearPredictor } from '../testing/linear-predictor';
+import { eventually } from '../testing/eventually';
 import { startTestService, type TestService } from '../testing/test-service';
 
 const PREDICT_KEY = 'predict-key-0123456789';
@@ -80,11 +81,12 @@ describe('service app (open, no keys)', () => {
   });
 
   it('refuses a batch over the maximum or empty with 400', async () => {
+    // 101 instances of 14 bytes each fit the 2 KiB body limit: the count, not the size, refuses them.
     const over = await request(svc.app)
       .post('/v1/predict/batch')
-      .send({ instances: Array.from({ length: 101 }, () => ({ a: 0, b: 0, c: 0 })) });
-    // 101 small instances fit the 2 KiB test limit? if not, 413 is the right answer too
-    expect([400, 413]).toContain(over.status);
+      .send({ instances: Array.from({ length: 101 }, () => ({ a: 0, b: 0 })) })
+      .expect(400);
+    expect(over.body.error.details).toEqual([expect.objectContaining({ path: 'instances', message: 'at most 100 instances per request' })]);
     const empty = await request(svc.app).post('/v1/predict/batch').send({ instances: [] }).expect(400);
     expect(empty.body.error.details[0].path).toBe('instances');
   });
@@ -102,7 +104,9 @@ describe('service app (open, no keys)', () => {
     const doc = await request(svc.app).get('/openapi.json').expect(200);
     expect(doc.body.openapi).toBe('3.0.3');
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/predict', '/v1/predict/batch', '/admin/model/reload']));
-    expect(doc.body.components.schemas.PredictRequest.required).toEqual(['a', 'b', 'c']);
+    const predict = doc.body.paths['/v1/predict'].post;
+    expect(predict.requestBody.content['application/json'].schema.required).toEqual(['a', 'b', 'c']);
+    expect(predict.requestBody.content['application/json'].example).toEqual(linearPredictor.example);
     const docs = await request(svc.app).get('/docs/').expect(200);
     expect(docs.text).toContain('swagger-ui');
   });
@@ -143,27 +147,34 @@ describe('service app (API keys)', () => {
 
 describe('service app (backpressure and timeouts)', () => {
   it('answers 503 queue_full with Retry-After once the bounded queue is full, and serves the rest', async () => {
-    // Rows wait 300 ms for company, so three concurrent requests meet a queue of two.
-    const svc = await startTestService({ predictor: linearPredictor, env: { MAX_QUEUE_ROWS: '2', MAX_BATCH_DELAY_MS: '300' } });
+    // Rows wait 300 ms for company, so a third request meets a queue of two. Batches take at most 2 here.
+    const small = { ...linearPredictor, maxBatchInstances: 2 };
+    const svc = await startTestService({ predictor: small, env: { MAX_QUEUE_ROWS: '2', MAX_BATCH_DELAY_MS: '300' } });
     const server = svc.app.listen(0);
     try {
-      const first = [request(server).post('/v1/predict').send({ a: 1, b: 1, c: 1 }), request(server).post('/v1/predict').send({ a: 2, b: 1, c: 1 })];
-      const responses = first.map((r) => r.then((res) => res));
-      while ((await svc.metricValue('model_queue_depth')) < 2) await new Promise((r) => setTimeout(r, 5));
+      const first = request(server).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).then((res) => res);
+      await eventually(async () => (await svc.metricValue('model_queue_depth')) === 1, 'one queued row');
+      // A batch is admitted or refused whole, as soon as its size is known.
+      const batch = await request(server).post('/v1/predict/batch').send({ instances: [{ a: 1, b: 1, c: 1 }, { a: 1, b: 1, c: 1 }] }).expect(503);
+      expect(batch.body.error.code).toBe('queue_full');
+      expect(batch.headers['retry-after']).toBe('1');
+      const second = request(server).post('/v1/predict').send({ a: 2, b: 1, c: 1 }).then((res) => res);
+      await eventually(async () => (await svc.metricValue('model_queue_depth')) === 2, 'two queued rows');
       const refused = await request(server).post('/v1/predict').send({ a: 3, b: 1, c: 1 }).expect(503);
       expect(refused.body.error.code).toBe('queue_full');
-      expect(refused.headers['retry-after']).toBe('1');
-      expect((await Promise.all(responses)).map((r) => r.status)).toEqual([200, 200]);
-      expect(await svc.metricValue('model_queue_rejections_total', { reason: 'queue_full' })).toBe(1);
-      const batch = await request(server)
-        .post('/v1/predict/batch')
-        .send({ instances: [{ a: 1, b: 1, c: 1 }, { a: 1, b: 1, c: 1 }, { a: 1, b: 1, c: 1 }] })
-        .expect(503);
-      expect(batch.body.error.code).toBe('queue_full');
+      expect((await Promise.all([first, second])).map((r) => r.status)).toEqual([200, 200]);
+      expect(await svc.metricValue('model_queue_rejections_total', { reason: 'queue_full' })).toBe(2);
+      expect(await svc.metricValue('model_queue_depth')).toBe(0);
     } finally {
       server.close();
       await svc.stop();
     }
+  });
+
+  it('refuses to start when the queue cannot hold the largest batch a route accepts', async () => {
+    await expect(startTestService({ predictor: linearPredictor, env: { MAX_QUEUE_ROWS: '99' } })).rejects.toThrow(/holds 99 rows.*100 instances/);
+    // 12 bytes a row (3 float32): 1,024 bytes hold 85 rows, fewer than 100.
+    await expect(startTestService({ predictor: linearPredictor, env: { MAX_QUEUE_BYTES: '1024' } })).rejects.toThrow(/holds 85 rows/);
   });
 
   it('answers 503 inference_timeout when a row waits longer than REQUEST_TIMEOUT_MS', async () => {
@@ -225,6 +236,69 @@ describe('service app (CORS, readiness, 5xx)', () => {
       await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(200);
     } finally {
       await svc.stop();
+    }
+  });
+});
+
+describe('service app (edge rules)', () => {
+  it('refuses unknown keys in the batch envelope, as a single prediction does', async () => {
+    const svc = await startTestService({ predictor: linearPredictor });
+    try {
+      const res = await request(svc.app).post('/v1/predict/batch').send({ instances: [{ a: 1, b: 1, c: 1 }], foo: 1 }).expect(400);
+      expect(res.body.error.details).toEqual([expect.objectContaining({ code: 'unrecognized_keys' })]);
+      await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1, foo: 1 }).expect(400);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('answers a reload of a missing version with 422 and no server path in the answer', async () => {
+    const svc = await startTestService({ predictor: linearPredictor });
+    try {
+      const res = await request(svc.app).post('/admin/model/reload').send({ version: '7' }).expect(422);
+      expect(res.body.error).toMatchObject({ code: 'model_load_failed', message: expect.stringContaining('model version 7 cannot be read') });
+      expect(JSON.stringify(res.body)).not.toContain(LINEAR_MODEL_DIR);
+      expect(JSON.stringify(res.body)).not.toMatch(/\/(work|tmp|home|srv|app)\//);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('names the caller of each request by its key id in the access log, never the key', async () => {
+    const svc = await startTestService({
+      predictor: linearPredictor,
+      env: { API_KEYS_ADMIN: `ops:${ADMIN_KEY}`, API_KEYS_PREDICT: PREDICT_KEY, ACCESS_LOG: 'true', LOG_LEVEL: 'info' },
+    });
+    try {
+      await request(svc.app).post('/v1/predict').set('X-API-Key', ADMIN_KEY).set('X-Request-ID', 'by-ops').send({ a: 1, b: 1, c: 1 }).expect(200);
+      await request(svc.app).post('/v1/predict').set('X-API-Key', PREDICT_KEY).set('X-Request-ID', 'by-bare').send({ a: 1, b: 1, c: 1 }).expect(200);
+      // 'ops:<key>' configures the key itself, not 'ops:<key>'.
+      await request(svc.app).post('/v1/predict').set('X-API-Key', `ops:${ADMIN_KEY}`).expect(401);
+      const line = (id: string) => svc.logs.lines.find((l) => l['message'] === 'request' && l['request_id'] === id);
+      expect(line('by-ops')).toMatchObject({ caller: 'ops' });
+      expect(line('by-bare')?.['caller']).toMatch(/^key-[0-9a-f]{8}$/);
+      const all = JSON.stringify(svc.logs.lines);
+      expect(all).not.toContain(ADMIN_KEY);
+      expect(all).not.toContain(PREDICT_KEY);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('keeps the API description open when keys are set (it holds no data; DOCS_ENABLED=false hides it)', async () => {
+    const svc = await startTestService({ predictor: linearPredictor, env: { API_KEYS_PREDICT: PREDICT_KEY } });
+    try {
+      await request(svc.app).get('/openapi.json').expect(200);
+      await request(svc.app).get('/docs/').expect(200);
+      await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(401);
+    } finally {
+      await svc.stop();
+    }
+    const hidden = await startTestService({ predictor: linearPredictor, env: { DOCS_ENABLED: 'false' } });
+    try {
+      await request(hidden.app).get('/openapi.json').expect(404);
+    } finally {
+      await hidden.stop();
     }
   });
 });

@@ -19,11 +19,9 @@ export const linearPredictor = definePredictor({
   maxBatchInstances: 100,
   defaultModelDir: LINEAR_MODEL_DIR,
   loadArtifacts: async () => ({}),
-  featurize(input, _artifacts, out, offset) {
+  featurize(input, _artifacts, row) {
     if (input.a === 13) throw new UnprocessableEntityError('a must not be 13', { field: 'a', value: 13 }, 'unlucky');
-    out[offset] = input.a;
-    out[offset + 1] = input.b;
-    out[offset + 2] = input.c;
+    row.float32('x').set([input.a, input.b, input.c]);
   },
   toOutput: (row) => ({ y: Number(row['y']?.[0]), p: Number(row['p']?.[0]) }),
 });

@@ -1,12 +1,10 @@
 import { Writable } from 'node:stream';
 import { loadServingConfig, type ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
-import { PredictorRuntime } from '../inference/predictor-runtime';
-import { ServiceState } from '../lifecycle/service-state';
 import { createLogger } from '../logging/logger';
 import { createServingMetrics, Registry } from '../metrics/metrics';
-import { createServiceApp, type ServiceAppDeps } from '../service/create-service-app';
-import { runtimeOptions } from '../service/run-service';
+import { assembleService } from '../service/assemble-service';
+import type { createServiceApp, ServiceAppDeps } from '../service/create-service-app';
 
 /** Collects a logger's JSON lines so a test can read what was logged. */
 export class LogCapture extends Writable {
@@ -18,29 +16,28 @@ export class LogCapture extends Writable {
   }
 }
 
-export interface TestServiceOptions<I, O, A> {
-  predictor: PredictorDefinition<I, O, A>;
+export interface TestServiceOptions<I, O, A, P = I> {
+  predictor: PredictorDefinition<I, O, A, P>;
   /** Variables as the process would see them; LOG_LEVEL defaults to warn and ACCESS_LOG to false. */
   env?: Record<string, string>;
   /** Load the model before returning (default true). */
   start?: boolean;
-  createApp?: (deps: ServiceAppDeps<I, O, A>) => ReturnType<typeof createServiceApp>;
+  createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
 }
 
 /**
  * A service wired exactly as runService wires it (real config parsing, real model, real metrics), without
  * listening or signal handlers: tests drive `app` with supertest and call `stop()` after.
  */
-export async function startTestService<I, O, A>(options: TestServiceOptions<I, O, A>) {
+export async function startTestService<I, O, A, P>(options: TestServiceOptions<I, O, A, P>) {
   const config: ServingEnv = loadServingConfig({ LOG_LEVEL: 'warn', ACCESS_LOG: 'false', NODE_ENV: 'test', ...options.env });
   const logs = new LogCapture();
   const logger = createLogger({ service: 'test', level: config.LOG_LEVEL, stream: logs });
   const metrics = createServingMetrics(new Registry(), { defaultMetrics: false });
-  const runtime = new PredictorRuntime(options.predictor, runtimeOptions(config, logger, metrics));
-  const state = new ServiceState();
-  const deps: ServiceAppDeps<I, O, A> = { service: 'test', version: '0.0.0-test', config, logger, metrics, runtime, state };
-  const app = (options.createApp ?? createServiceApp)(deps);
-  if (options.start ?? true) await runtime.start();
+  // PREDICTION_LOG=on in `env`: wired and stopped as runService does (the stream is `<REDIS_KEY_PREFIX>predictions:test`).
+  const service = assembleService({ service: 'test', version: '0.0.0-test', predictor: options.predictor, config, logger, metrics, createApp: options.createApp });
+  const { app, deps } = service;
+  await service.start(options.start ?? true);
   return {
     ...deps,
     app,
@@ -56,7 +53,10 @@ export async function startTestService<I, O, A>(options: TestServiceOptions<I, O
         .filter((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
         .reduce((sum, v) => sum + v.value, 0);
     },
-    stop: () => runtime.stop(),
+    /** The shutdown steps after the HTTP drain: the prediction log's (write, quit Redis), then the model sessions. */
+    async stop(): Promise<void> {
+      for (const step of service.stopSteps) await step.run();
+    },
   };
 }
 

@@ -1,1 +1,0 @@
-export { buildOpenApi, type OpenApiDocument, withModel, batchRequestSchema, errorBodySchema, modelRefSchema } from './openapi';
