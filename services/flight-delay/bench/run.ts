@@ -6,153 +6,51 @@
  * core" means one core. Scenarios alternate for BENCH_ROUNDS rounds and the medians are reported; this
  * machine is noisy, so read ratios, not absolutes. Not a test: nothing here passes or fails.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import * as ort from 'onnxruntime-node';
+import {
+  CONNECTIONS,
+  MINIMAL_EXPRESS,
+  ROUNDS,
+  SECONDS,
+  compareToFloor,
+  hasTaskset,
+  load,
+  median,
+  metric,
+  rawModelMicros,
+  runPinned,
+  startServer as start,
+  stop,
+  type Load,
+} from '@predict/bench-kit';
+import { ModelRepository, PredictorRuntime, createLogger } from '@predict/serving';
+import { LogCapture } from '@predict/serving/testing';
 import { parseFeatureTables, featurize, FEATURE_COUNT, type FlightInput } from '../src/features';
+import { flightDelayPredictor } from '../src/predictor';
 
 const ROOT = path.resolve(__dirname, '..');
-const OUT = path.join(ROOT, '.bench');
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
-const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+runPinned(__filename, main);
 
-// Re-run this process pinned to core 1 so the load generator never shares the server's core.
-if (hasTaskset && process.env['BENCH_PINNED'] !== '1') {
-  const child = spawn('taskset', ['-c', '1', process.execPath, ...process.execArgv, __filename], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_PINNED: '1' },
-  });
-  child.on('exit', (code) => process.exit(code ?? 1));
-} else {
-  main().catch((error: Error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-
-function waitReady(port: number, route: string, method = 'GET'): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const req = http.request({ host: '127.0.0.1', port, path: route, method, agent: false }, (res) => {
-        res.resume();
-        if (res.statusCode !== undefined && res.statusCode < 500) resolve();
-        else retry();
-      });
-      req.on('error', retry);
-      req.end();
-    };
-    const retry = () => (Date.now() > deadline ? reject(new Error(`port ${port} not ready`)) : setTimeout(attempt, 100));
-    attempt();
-  });
-}
-
-/** Starts `args` under node (pinned to core 0 unless `pinned` is false) with its output in .bench/<name>.log. */
-async function startServer(name: string, args: string[], env: Record<string, string>, port: number, ready: string, pinned = true): Promise<ChildProcess> {
-  const log = createWriteStream(path.join(OUT, `${name}.log`));
-  const pin = hasTaskset && pinned;
-  const cmd = pin ? 'taskset' : process.execPath;
-  const argv = pin ? ['-c', '0', process.execPath, ...args] : args;
-  const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  await waitReady(port, ready);
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-/** autocannon on one URL: a POST of `body`, or a GET when `body` is undefined; `overallRate` paces it. */
-async function load(url: string, body: string | undefined, seconds: number, connections = CONNECTIONS, overallRate?: number): Promise<Load> {
-  const result = await autocannon({
-    url,
-    connections,
-    duration: seconds,
-    ...(body === undefined ? {} : { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body }),
-    ...(overallRate ? { overallRate } : {}),
-  });
-  return {
-    rps: result.requests.p50,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
-async function metric(port: number, name: string): Promise<number | undefined> {
-  const text = await new Promise<string>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
-      let data = '';
-      res.on('data', (c: Buffer) => (data += c.toString()));
-      res.on('end', () => resolve(data));
-    }).on('error', reject);
-  });
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line ? Number(line.split(' ').at(-1)) : undefined;
-}
+/** A server of this service's folder, pinned to core 0 unless `pinned` is false. */
+const startServer = (name: string, args: string[], env: Record<string, string>, port: number, ready: string, pinned = true) =>
+  start({ name, args, env, port, ready, pinned, cwd: ROOT });
 
 /** The newest model version directory (what the service serves by default) and its golden inputs. */
-function newestModel(): { dir: string; inputs: FlightInput[] } {
-  const versions = readdirSync(path.join(ROOT, 'model')).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b));
-  const dir = path.join(ROOT, 'model', versions.at(-1) as string);
+async function newestModel(): Promise<{ dir: string; inputs: FlightInput[] }> {
+  const repository = new ModelRepository(path.join(ROOT, 'model'));
+  const dir = repository.dir(await repository.newest());
   const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { rows: { input: FlightInput }[] };
   return { dir, inputs: golden.rows.map((r) => r.input) };
 }
 
-/** Median wall time of session.run for `n` real feature rows, in microseconds. */
-async function rawModelMicros(n: number, iterations: number): Promise<number> {
-  const { dir, inputs } = newestModel();
+/** Median wall time of session.run for `n` real feature rows, in microseconds (one onnxruntime thread). */
+async function rawMicros(n: number, iterations: number): Promise<number> {
+  const { dir, inputs } = await newestModel();
   const tables = parseFeatureTables(JSON.parse(readFileSync(path.join(dir, 'features.json'), 'utf8')));
-  const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  });
-  const rows = new Float32Array(n * FEATURE_COUNT);
-  for (let i = 0; i < n; i++) featurize(inputs[i % inputs.length]!, tables, rows, i * FEATURE_COUNT);
-  const feeds = { features: new ort.Tensor('float32', rows, [n, FEATURE_COUNT]) };
-  for (let i = 0; i < 50; i++) await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const t = process.hrtime.bigint();
-    await session.run(feeds);
-    times.push(Number(process.hrtime.bigint() - t) / 1e3);
-  }
-  await session.release();
-  return median(times);
+  const write = (i: number, out: Float32Array, offset: number) => featurize(inputs[i % inputs.length]!, tables, out, offset);
+  return rawModelMicros(path.join(dir, 'model.onnx'), { name: 'features', width: FEATURE_COUNT }, write, n, iterations);
 }
 
 /**
@@ -161,63 +59,88 @@ async function rawModelMicros(n: number, iterations: number): Promise<number> {
  * on the worker pool they do not. The server may use both cores here (the pool needs a second thread).
  */
 async function largeBatches(serviceMain: string): Promise<void> {
-  const { inputs } = newestModel();
+  const { inputs } = await newestModel();
   const body = JSON.stringify({ instances: Array.from({ length: 1000 }, (_, i) => inputs[i % inputs.length]) });
-  console.log('\nlarge batches (1,000 instances, MAX_BATCH_SIZE=1000) + /health/live probes, server unpinned:');
-  console.log('mode     batch rps   batch p99 ms   health p50 ms   health p99 ms   event-loop lag p99 ms');
-  for (const mode of ['inline', 'worker']) {
-    const port = mode === 'inline' ? 9104 : 9105;
-    const env = { INFERENCE_MODE: mode, INFERENCE_WORKERS: '1', MAX_BATCH_SIZE: '1000', ACCESS_LOG: 'false' };
-    const child = await startServer(`service-${mode}-batches`, [serviceMain], env, port, '/health/ready', false);
+  console.log('\nlarge batches (1,000 instances each) + 8 connections probing /health/live, server unpinned:');
+  console.log('setting                                  clients   batch rps   503s   batch p99 ms   health p50 ms   health p99 ms   event-loop lag p99 ms');
+  const settings: { label: string; port: number; clients: number; env: Record<string, string> }[] = [
+    // Every default (MAX_BATCH_SIZE 64, MAX_QUEUE_ROWS 16,384): 8 clients of maximum batches must be admitted.
+    { label: 'defaults, inline', port: 9106, clients: 8, env: { ACCESS_LOG: 'false' } },
+    { label: 'MAX_BATCH_SIZE=1000, inline', port: 9104, clients: 4, env: { MAX_BATCH_SIZE: '1000', ACCESS_LOG: 'false' } },
+    { label: 'MAX_BATCH_SIZE=1000, worker (1 thread)', port: 9105, clients: 4, env: { INFERENCE_MODE: 'worker', INFERENCE_WORKERS: '1', MAX_BATCH_SIZE: '1000', ACCESS_LOG: 'false' } },
+  ];
+  for (const { label, port, clients, env } of settings) {
+    const child = await startServer(`service-batches-${port}`, [serviceMain], env, port, '/health/ready', false);
     const [batches, health] = await Promise.all([
-      load(`http://127.0.0.1:${port}/v1/predict/batch`, body, SECONDS, 4),
+      load(`http://127.0.0.1:${port}/v1/predict/batch`, body, SECONDS, clients),
       load(`http://127.0.0.1:${port}/health/live`, undefined, SECONDS, 8),
     ]);
     const lag = await metric(port, 'nodejs_eventloop_lag_p99_seconds');
     await stop(child);
     console.log(
-      `${mode.padEnd(8)} ${batches.rps.toFixed(0).padStart(9)} ${batches.p99.toFixed(1).padStart(14)} ${health.p50.toFixed(2).padStart(15)} ${health.p99.toFixed(2).padStart(15)} ${lag === undefined ? '?' : (lag * 1000).toFixed(2).padStart(21)}`,
+      `${label.padEnd(40)} ${String(clients).padStart(7)} ${batches.rps.toFixed(0).padStart(11)} ${String(batches.non2xx).padStart(6)} ${batches.p99.toFixed(1).padStart(14)} ${health.p50.toFixed(2).padStart(15)} ${health.p99.toFixed(2).padStart(15)} ${lag === undefined ? '?' : (lag * 1000).toFixed(2).padStart(21)}`,
     );
   }
 }
 
+/**
+ * Bulk work through the core's chunk API (what the batch tier runs): raw instances validated, featurized
+ * into one buffer per piece of BULK_RUN_ROWS and run, in this process on one onnxruntime thread. Three sizes
+ * show whether the cost per row stays flat (linear time); the raw model rate at the same run size is the
+ * ceiling.
+ */
+async function bulkChunks(): Promise<void> {
+  const { inputs } = await newestModel();
+  const runtime = new PredictorRuntime(flightDelayPredictor, {
+    mode: 'inline',
+    intraOpThreads: 1,
+    batching: { maxBatchSize: 64, maxDelayMs: 0, maxQueueRows: 16_384, maxQueueBytes: 1 << 28, timeoutMs: 60_000 },
+    bulkRunRows: 1024,
+    logger: createLogger({ service: 'bench', level: 'warn', stream: new LogCapture() }),
+  });
+  await runtime.start();
+  const raw1024 = await rawMicros(1024, 200);
+  console.log(`
+bulk chunks through predictChunk (inline, 1 onnxruntime thread, 1,024 rows per run), this process on core 1:`);
+  console.log(`raw model, batch of 1,024: ${(1024 / (raw1024 / 1e6)).toFixed(0)} rows/s`);
+  for (const n of [250_000, 500_000, 1_000_000]) {
+    const chunk = Array.from({ length: n }, (_, i) => ({ ...inputs[i % inputs.length]! }));
+    const t = process.hrtime.bigint();
+    const { results } = await runtime.predictChunk(chunk);
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const ok = results.filter((r) => r.ok).length;
+    console.log(`${String(n).padStart(9)} rows: ${seconds.toFixed(2)} s = ${(n / seconds).toFixed(0)} rows/s (${ok} predicted, ${n - ok} refused in place)`);
+  }
+  await runtime.stop();
+}
+
 async function main(): Promise<void> {
-  mkdirSync(OUT, { recursive: true });
   const body = JSON.stringify({ origin: 'ORD', destination: 'LAX', scheduled_departure: '2001-06-15T17:30' });
   const serviceMain = path.join(ROOT, 'dist', 'main.js');
   console.log(`flight-delay bench: ${CONNECTIONS} connections, ${SECONDS}s × ${ROUNDS} rounds per scenario; server on core 0${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}, load on core 1`);
 
-  const rawOne = await rawModelMicros(1, 3000);
-  const raw32 = await rawModelMicros(32, 1000);
-  const raw64 = await rawModelMicros(64, 500);
+  const rawOne = await rawMicros(1, 3000);
+  const raw32 = await rawMicros(32, 1000);
+  const raw64 = await rawMicros(64, 500);
 
-  const floor = await startServer('minimal-express', ['--import', 'tsx', 'bench/minimal-express.ts'], {}, 9101, '/');
+  const floor = await startServer('minimal-express', ['--import', 'tsx', MINIMAL_EXPRESS], {}, 9101, '/');
   const serviceLogged = await startServer('service', [serviceMain], { LOG_LEVEL: 'info' }, 9102, '/health/ready');
   const serviceQuiet = await startServer('service-no-access-log', [serviceMain], { LOG_LEVEL: 'info', ACCESS_LOG: 'false' }, 9103, '/health/ready');
 
   const scenarios = [
-    { name: 'minimal Express JSON endpoint (floor)', url: 'http://127.0.0.1:9101/echo', port: 0 },
-    { name: 'flight-delay POST /v1/predict', url: 'http://127.0.0.1:9102/v1/predict', port: 9102 },
-    { name: 'flight-delay, ACCESS_LOG=false', url: 'http://127.0.0.1:9103/v1/predict', port: 9103 },
+    { name: 'minimal Express JSON endpoint (floor)', url: 'http://127.0.0.1:9101/echo', body },
+    { name: 'flight-delay POST /v1/predict', url: 'http://127.0.0.1:9102/v1/predict', body },
+    { name: 'flight-delay, ACCESS_LOG=false', url: 'http://127.0.0.1:9103/v1/predict', body },
   ];
-  const results = new Map<string, Load[]>(scenarios.map((s) => [s.name, []]));
-  for (const s of scenarios) await load(s.url, body, 2); // warm-up
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const s of scenarios) results.get(s.name)!.push(await load(s.url, body, SECONDS));
-  }
+  const { rounds: results, ratio: pairedRatio } = await compareToFloor(scenarios);
   const lag = await metric(9102, 'nodejs_eventloop_lag_p99_seconds');
-  const runs = await metric(9102, 'model_batch_size_count');
-  const rowsServed = await metric(9102, 'model_batch_size_sum');
-
+  const runs = await metric(9102, 'model_batch_size_rows_count');
+  const rowsServed = await metric(9102, 'model_batch_size_rows_sum');
   const summary = scenarios.map((s) => {
     const r = results.get(s.name)!;
-    return { name: s.name, rps: median(r.map((x) => x.rps)), p50: median(r.map((x) => x.p50)), p99: median(r.map((x) => x.p99)), errors: r.reduce((a, x) => a + x.errors + x.non2xx, 0) };
+    return { name: s.name, rps: median(r.map((x) => x.rps)), p99: median(r.map((x) => x.p99)) };
   });
   const floorRps = summary[0]!.rps;
-  // Paired: each round's service rps over the floor's rps of the same round, so slow drifts of this shared
-  // machine cancel out; the median of those ratios is the figure to quote.
-  const floorRounds = results.get(scenarios[0]!.name)!;
-  const pairedRatio = (name: string) => median(results.get(name)!.map((r, i) => r.rps / floorRounds[i]!.rps));
 
   // Latency below saturation: the same 32 connections held to half the floor's throughput.
   const rate = Math.round(floorRps / 2);
@@ -226,13 +149,6 @@ async function main(): Promise<void> {
     for (const s of scenarios.slice(0, 2)) paced.get(s.name)!.push(await load(s.url, body, SECONDS, CONNECTIONS, rate));
   }
   await Promise.all([stop(floor), stop(serviceLogged), stop(serviceQuiet)]);
-  console.log('\nscenario                                   median rps   p50 ms   p99 ms   vs floor (median of per-round ratios)   errors+non2xx');
-  for (const s of summary) {
-    const ratios = results.get(s.name)!.map((r, i) => ((100 * r.rps) / floorRounds[i]!.rps).toFixed(0)).join(' ');
-    console.log(
-      `${s.name.padEnd(42)} ${s.rps.toFixed(0).padStart(10)} ${s.p50.toFixed(2).padStart(8)} ${s.p99.toFixed(2).padStart(8)} ${`${(100 * pairedRatio(s.name)).toFixed(1)}%`.padStart(8)} (rounds: ${ratios})  ${String(s.errors).padStart(6)}`,
-    );
-  }
   console.log(`\nat a fixed ${rate} req/s (half the floor's rps), ${CONNECTIONS} connections:`);
   for (const [name, r] of paced) {
     console.log(`${name.padEnd(42)} ${median(r.map((x) => x.rps)).toFixed(0).padStart(10)} ${median(r.map((x) => x.p50)).toFixed(2).padStart(8)} ${median(r.map((x) => x.p99)).toFixed(2).padStart(8)}`);
@@ -243,6 +159,7 @@ async function main(): Promise<void> {
   }
   if (lag !== undefined) console.log(`event-loop lag p99 of the service after the runs: ${(lag * 1000).toFixed(2)} ms`);
   await largeBatches(serviceMain);
+  await bulkChunks();
   const svc = summary[1]!;
   console.log(`\ntarget: >= 85% of the floor's rps and p99 <= 10 ms at ${CONNECTIONS} connections → ${(100 * pairedRatio(svc.name)).toFixed(1)}% (paired median), p99 ${svc.p99.toFixed(2)} ms (floor's p99 ${summary[0]!.p99.toFixed(2)} ms)`);
 }

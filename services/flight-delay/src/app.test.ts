@@ -1,9 +1,10 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestService, type TestService } from '@predict/serving/testing';
+import { ModelRepository } from '@predict/serving';
+import { eventually, startTestService, type TestService } from '@predict/serving/testing';
 import request from 'supertest';
 import { createApp } from './app';
 import { flightDelayPredictor } from './predictor';
@@ -70,6 +71,9 @@ describe('flight-delay service', () => {
       expect(huge.body.error.message).toMatch(/distance_miles/);
       const negative = await post({ ...flight, distance_miles: -5 }).expect(400);
       expect(fields(negative)).toEqual(['distance_miles']);
+      // The smallest double is positive but becomes 0 miles as float32: refused, not silently zeroed.
+      const denormal = await post({ ...flight, distance_miles: 5e-324 }).expect(400);
+      expect(fields(denormal)).toEqual(['distance_miles']);
     });
 
     it('wrong types → 400 naming each field', async () => {
@@ -142,20 +146,20 @@ describe('flight-delay service', () => {
     const batched = await startTestService({ predictor: flightDelayPredictor, createApp, env: { MAX_BATCH_DELAY_MS: '1000', MAX_BATCH_SIZE: '64' } });
     const server: Server = batched.app.listen(0);
     try {
-      const runsBefore = await batched.metricValue('model_batch_size', {}, '_count');
-      const rowsBefore = await batched.metricValue('model_batch_size', {}, '_sum');
+      const runsBefore = await batched.metricValue('model_batch_size_rows', {}, '_count');
+      const rowsBefore = await batched.metricValue('model_batch_size_rows', {}, '_sum');
       const responses = await Promise.all(
         Array.from({ length: 64 }, (_, i) =>
           request(server).post('/v1/predict').send({ ...flight, scheduled_departure: `2001-06-${String(1 + (i % 28)).padStart(2, '0')}T12:00` }),
         ),
       );
       responses.forEach((r) => expect(r.status).toBe(200));
-      const runs = (await batched.metricValue('model_batch_size', {}, '_count')) - runsBefore;
-      const rows = (await batched.metricValue('model_batch_size', {}, '_sum')) - rowsBefore;
+      const runs = (await batched.metricValue('model_batch_size_rows', {}, '_count')) - runsBefore;
+      const rows = (await batched.metricValue('model_batch_size_rows', {}, '_sum')) - rowsBefore;
       expect(rows).toBe(64);
       expect(runs).toBeLessThan(64 / 4);
       const metrics = await request(server).get('/metrics').expect(200);
-      expect(metrics.text).toMatch(/model_batch_size_bucket\{le="1",model="flight-delay",version="\d+"\}/);
+      expect(metrics.text).toMatch(/model_batch_size_rows_bucket\{le="1",model="flight-delay",version="\d+"\}/);
       expect(metrics.text).toMatch(/model_inference_duration_seconds_bucket\{le="0.000025",model="flight-delay"/);
       expect(metrics.text).toMatch(/predictions_total\{model="flight-delay",version="\d+"\} \d+/);
     } finally {
@@ -182,8 +186,7 @@ describe('flight-delay hot reload', () => {
 
   /** A copy of the newest version as version `to` (card version rewritten). */
   async function copyVersion(to: string): Promise<void> {
-    const versions = readdirSync(dir).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b));
-    const from = versions.at(-1) as string;
+    const from = await new ModelRepository(dir).newest();
     await cp(path.join(dir, from), path.join(dir, to), { recursive: true });
     const cardPath = path.join(dir, to, 'model.json');
     const card = JSON.parse(readFileSync(cardPath, 'utf8')) as Record<string, unknown>;
@@ -207,9 +210,9 @@ describe('flight-delay hot reload', () => {
           }
         }
       })();
-      await new Promise((r) => setTimeout(r, 30));
+      await eventually(() => statuses.length >= 32, 'requests answered before the reload');
       const reload = await request(server).post('/admin/model/reload').send({ version: '98' });
-      await new Promise((r) => setTimeout(r, 30));
+      await eventually(() => versions.has('98'), 'answers from the new version');
       done = true;
       await load;
       expect(reload.status).toBe(200);

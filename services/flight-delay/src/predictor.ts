@@ -17,7 +17,8 @@ export const flightDelayPredictor = definePredictor({
   maxBatchInstances: MAX_BATCH_INSTANCES,
   defaultModelDir: path.resolve(__dirname, '../model'),
   loadArtifacts: async (dir) => parseFeatureTables(JSON.parse(await readFile(path.join(dir, 'features.json'), 'utf8'))),
-  featurize,
+  // The same feature function writes the training matrix (training/export.ts) at a row offset.
+  featurize: (input, tables, row) => featurize(input, tables, row.float32('features'), 0),
   toOutput: (row) => ({
     probability_delayed: Number(row['probability_delayed']?.[0]),
     expected_delay_minutes: Number(row['expected_delay_minutes']?.[0]),

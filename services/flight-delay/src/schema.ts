@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 /** Largest distance we accept: the longest US domestic route (Honolulu–Boston) is about 5,100 miles. */
 export const MAX_DISTANCE_MILES = 6000;
+/** Smallest: a positive bound that float32 represents (5e-324 would become 0 miles in the model input). */
+export const MIN_DISTANCE_MILES = 1;
 /** Most instances in one `POST /v1/predict/batch`. */
 export const MAX_BATCH_INSTANCES = 1000;
 
@@ -36,7 +38,7 @@ export const flightRequestSchema = z
       .describe('Scheduled departure, local time at the origin airport (no offset)'),
     distance_miles: z
       .number()
-      .positive()
+      .min(MIN_DISTANCE_MILES, `must be at least ${MIN_DISTANCE_MILES} mile (the shortest scheduled US routes are tens of miles)`)
       .max(MAX_DISTANCE_MILES)
       .optional()
       .describe('Route distance; the great-circle distance between the airports when absent'),
