@@ -1,0 +1,10 @@
+/**
+ * A service-defined job input (`{kind: 'source', source, params}`): images on a shared volume, every patient
+ * of a facility. Random access by row range, so a job taken over after a crash resumes at its next chunk.
+ */
+export interface JobSource {
+  /** How many instances the source holds for these params (validate params here: throw to refuse them). */
+  count(params: Record<string, unknown>): Promise<number>;
+  /** Instances [start, end) as the predictor's input takes them. */
+  read(params: Record<string, unknown>, start: number, end: number): Promise<unknown[]>;
+}

@@ -1,0 +1,88 @@
+import path from 'node:path';
+import {
+  ConfigError,
+  Registry,
+  ServiceState,
+  createHttpServer,
+  createLogger,
+  createServingMetrics,
+  httpShutdownSteps,
+  packageVersion,
+  registerShutdown,
+} from '@predict/serving';
+import { createApp } from './app';
+import { loadConfig } from './config';
+import { SERVICES } from './services';
+import { createWorkerMetrics } from './worker-metrics';
+import { WorkerTier } from './worker-tier';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${JSON.stringify({ level: 'error', service: 'batch-worker', message: error.message, problems: error.problems })}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ service: 'batch-worker', level: config.LOG_LEVEL });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: 'batch-worker' });
+  const metrics = createServingMetrics(registry);
+  // The gauges' collect() reads the tier, built just below.
+  let tier: WorkerTier | undefined;
+  const workerMetrics = createWorkerMetrics(registry, () => (tier ? tier.jobCounts() : Promise.resolve([])));
+  tier = new WorkerTier({ config, services: SERVICES, logger, metrics, workerMetrics });
+  const state = new ServiceState();
+  const app = createApp({
+    config,
+    version: packageVersion(path.resolve(__dirname, '../package.json')),
+    logger,
+    metrics,
+    tier,
+    startedAt: state.startedAt,
+    isDraining: () => state.draining,
+  });
+  const server = createHttpServer(app, {
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    logger,
+    log: config.ACCESS_LOG,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST);
+  });
+  logger.info('listening', { port: config.PORT });
+  const running = tier;
+  const { shutdown } = registerShutdown({
+    logger,
+    timeoutMs: config.WORKER_DRAIN_TIMEOUT_MS + config.SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 10_000,
+    steps: [
+      // Workers first: a job in progress finishes its chunk and goes back to wait; then the HTTP port closes.
+      { name: 'drain workers, close queues, quit Redis, release models', run: () => running.stop(config.WORKER_DRAIN_TIMEOUT_MS) },
+      ...httpShutdownSteps({ state, server, graceMs: 0, drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS }),
+    ],
+  });
+  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: reason instanceof Error ? reason : new Error(String(reason)) }));
+  process.on('uncaughtException', (error) => {
+    logger.error('uncaught exception; shutting down', { error });
+    void shutdown('uncaughtException', 1);
+  });
+  try {
+    await running.start();
+  } catch (error) {
+    logger.error('start-up failed; exiting', { error });
+    process.exit(1);
+  }
+  logger.info('ready', { queues: running.queues.map((q) => q.service.queue) });
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`${JSON.stringify({ level: 'error', message: error.message, stack: error.stack })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,269 @@
+import {
+  SUMMARY_ERROR_CAP,
+  cancelKey,
+  chunkPartSchema,
+  jobDataSchema,
+  resultChunkKey,
+  resultPartsKey,
+  resultsBaseKey,
+  summaryKey,
+  type ChunkPart,
+  type JobData,
+  type JobProgress,
+  type JobSummary,
+} from '@predict/jobs';
+import { HttpError, errorDetail, type Logger, type PredictorRuntime } from '@predict/serving';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobSource } from './job-source';
+import type { WorkerMetrics } from './worker-metrics';
+
+/** Why a job failed, as the failures metric labels it (a small fixed set). */
+export type FailureReason = 'invalid_payload' | 'input_missing' | 'cancelled' | 'error';
+
+/** An UnrecoverableError that carries its metric label. */
+export class JobRefusedError extends UnrecoverableError {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ProcessorDeps {
+  queue: string;
+  prefix: string;
+  /** A connection that waits through outages (maxRetriesPerRequest: null), for the job's input and results. */
+  redis: Redis;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any service's predictor
+  runtime: PredictorRuntime<any, any, any, any>;
+  sources?: Readonly<Record<string, JobSource>>;
+  metrics?: WorkerMetrics;
+  logger: Logger;
+  /** True once the process is draining (SIGTERM): the job goes back to wait after its current chunk. */
+  isStopping?(): boolean;
+}
+
+interface Plan {
+  rows: number;
+  chunks: number;
+  chunkRows: number;
+  load(chunk: number): Promise<unknown[]>;
+  cleanup(): Promise<void>;
+}
+
+/** Parses NDJSON lines; a line that is not JSON becomes a row error instead of failing the chunk. */
+function parseLines(text: string): { rows: unknown[]; bad: Map<number, string> } {
+  const lines = text.split('\n');
+  const rows: unknown[] = new Array(lines.length);
+  const bad = new Map<number, string>();
+  for (let i = 0; i < lines.length; i++) {
+    try {
+      rows[i] = JSON.parse(lines[i] as string);
+    } catch (error) {
+      bad.set(i, (error as Error).message);
+      rows[i] = null;
+    }
+  }
+  return { rows, bad };
+}
+
+/**
+ * The BullMQ processor of one queue. Works through a job's input chunk by chunk, each through the core's
+ * chunk API (predictChunk: validation per row, inference off the event loop in worker mode), and writes each
+ * chunk's results and its part of the summary in one MULTI, keyed by job id + chunk: a retried or taken-over
+ * job skips the chunks already written and overwrites (never duplicates) the one it was in.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { queue, prefix, redis, runtime } = deps;
+
+  async function plan(data: JobData): Promise<Plan> {
+    const input = data.input;
+    switch (input.kind) {
+      case 'inline': {
+        const chunkRows = data.chunk_rows;
+        return {
+          rows: input.instances.length,
+          chunks: Math.ceil(input.instances.length / chunkRows),
+          chunkRows,
+          load: async (n) => input.instances.slice(n * chunkRows, (n + 1) * chunkRows),
+          cleanup: async () => undefined,
+        };
+      }
+      case 'chunks': {
+        if (!input.key.startsWith(`${prefix}:${queue}:`)) throw new JobRefusedError('invalid_payload', `input.key must start with '${prefix}:${queue}:'`);
+        if (input.rows > input.chunks * input.chunk_rows || input.rows <= (input.chunks - 1) * input.chunk_rows) {
+          throw new JobRefusedError('invalid_payload', `input.rows (${input.rows}) does not fit ${input.chunks} chunks of ${input.chunk_rows}`);
+        }
+        const { key } = input;
+        return {
+          rows: input.rows,
+          chunks: input.chunks,
+          chunkRows: input.chunk_rows,
+          load: async (n) => {
+            const text = await redis.get(`${key}:${n}`);
+            if (text === null) throw new JobRefusedError('input_missing', `input chunk ${n} (${key}:${n}) is missing: expired or deleted`);
+            return [text];
+          },
+          cleanup: async () => {
+            for (let n = 0; n < input.chunks; n += 1000) {
+              await redis.del(...Array.from({ length: Math.min(1000, input.chunks - n) }, (_, k) => `${key}:${n + k}`));
+            }
+          },
+        };
+      }
+      case 'source': {
+        const source = deps.sources?.[input.source];
+        if (!source) throw new JobRefusedError('invalid_payload', `queue '${queue}' has no source '${input.source}'`);
+        let rows: number;
+        try {
+          rows = await source.count(input.params);
+        } catch (error) {
+          if (error instanceof HttpError && error.status < 500) throw new JobRefusedError('invalid_payload', `source '${input.source}': ${error.message}`);
+          throw error;
+        }
+        const chunkRows = data.chunk_rows;
+        return {
+          rows,
+          chunks: Math.ceil(rows / chunkRows),
+          chunkRows,
+          load: (n) => source.read(input.params, n * chunkRows, Math.min(rows, (n + 1) * chunkRows)),
+          cleanup: async () => undefined,
+        };
+      }
+    }
+  }
+
+  return async function process(job: Job, token?: string): Promise<JobSummary> {
+    const startedAt = Date.now();
+    const parsed = jobDataSchema.safeParse(job.data);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`);
+      throw new JobRefusedError('invalid_payload', `invalid job payload: ${issues.slice(0, 10).join('; ')}`);
+    }
+    const data = parsed.data;
+    const jobId = job.id as string;
+    const ttl = data.results_ttl_seconds;
+    const partsKey = resultPartsKey(prefix, queue, jobId);
+    const work = await plan(data);
+    const logger = deps.logger.child({ queue, job_id: jobId });
+
+    // The resume point: chunks another attempt (or a worker that died) already finished.
+    const parts = new Map<number, ChunkPart>();
+    for (const [field, value] of Object.entries(await redis.hgetall(partsKey))) parts.set(Number(field), chunkPartSchema.parse(JSON.parse(value)));
+    if (parts.size > 0) logger.info('resuming job', { chunks_done: parts.size, chunks: work.chunks });
+
+    const progress = (): JobProgress => {
+      let rowsDone = 0;
+      for (const p of parts.values()) rowsDone += p.rows;
+      return { rows_done: rowsDone, rows_total: work.rows, chunks_done: parts.size, chunks_total: work.chunks };
+    };
+
+    for (let n = 0; n < work.chunks; n++) {
+      if (parts.has(n)) continue;
+      if ((await redis.exists(cancelKey(prefix, queue, jobId))) === 1) {
+        await work.cleanup();
+        throw new JobRefusedError('cancelled', 'cancelled');
+      }
+      const began = performance.now();
+      const loaded = await work.load(n);
+      // A chunked input arrives as one NDJSON string; parse it here (rows that are not JSON are answered in place).
+      const { rows, bad } = data.input.kind === 'chunks' ? parseLines(loaded[0] as string) : { rows: loaded, bad: new Map<number, string>() };
+      const { results, model } = await runtime.predictChunk(rows);
+      const base = n * work.chunkRows;
+      const lines: string[] = new Array(results.length);
+      const errors: ChunkPart['errors'] = [];
+      let ok = 0;
+      for (let i = 0; i < results.length; i++) {
+        const index = base + i;
+        const badJson = bad.get(i);
+        const r = results[i];
+        if (badJson === undefined && r?.ok) {
+          ok++;
+          lines[i] = `{"index":${index},"output":${JSON.stringify(r.output)}}`;
+          continue;
+        }
+        const detail = badJson !== undefined ? { code: 'invalid_json', message: `instance ${index} is not valid JSON: ${badJson}` } : errorDetail(r && !r.ok ? asHttpError(r.error) : internal());
+        if (errors.length < SUMMARY_ERROR_CAP) errors.push({ index, ...detail });
+        lines[i] = JSON.stringify({ index, error: detail });
+      }
+      const part: ChunkPart = { rows: results.length, ok, failed: results.length - ok, errors, model, ms: performance.now() - began };
+      await redis
+        .multi()
+        .set(resultChunkKey(prefix, queue, jobId, n), lines.join('\n'), 'EX', ttl)
+        .hset(partsKey, String(n), JSON.stringify(part))
+        .expire(partsKey, ttl)
+        .exec();
+      parts.set(n, part);
+      deps.metrics?.rows.inc({ queue, outcome: 'ok' }, ok);
+      deps.metrics?.rows.inc({ queue, outcome: 'failed' }, part.failed);
+      await job.updateProgress(progress());
+      if (deps.isStopping?.() && token !== undefined && parts.size < work.chunks) {
+        // Draining: hand the job back (no attempt used); the next worker resumes at the next chunk.
+        logger.info('draining: job back to wait after its current chunk', { chunks_done: parts.size, chunks: work.chunks });
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+    }
+
+    const summary = summarize(jobId, work, parts, { job, startedAt, ttl });
+    await redis.set(summaryKey(prefix, queue, jobId), JSON.stringify(summary), 'EX', ttl);
+    await work.cleanup();
+    logger.info('job completed', { rows: summary.rows, ok: summary.ok, failed: summary.failed, total_ms: summary.timings.total_ms });
+    return summary;
+  };
+
+  function summarize(jobId: string, work: Plan, parts: Map<number, ChunkPart>, at: { job: Job; startedAt: number; ttl: number }): JobSummary {
+    let ok = 0;
+    let failed = 0;
+    let inferenceMs = 0;
+    const errors: JobSummary['errors'] = [];
+    const models = new Map<string, { ref: { name: string; version: string }; rows: number }>();
+    for (let n = 0; n < work.chunks; n++) {
+      const p = parts.get(n) as ChunkPart;
+      ok += p.ok;
+      failed += p.failed;
+      inferenceMs += p.ms;
+      for (const e of p.errors) if (errors.length < SUMMARY_ERROR_CAP) errors.push(e);
+      const key = `${p.model.name}@${p.model.version}`;
+      const m = models.get(key) ?? { ref: p.model, rows: 0 };
+      m.rows += p.rows;
+      models.set(key, m);
+    }
+    const byRows = [...models.values()].sort((a, b) => b.rows - a.rows);
+    const finished = Date.now();
+    const firstStart = at.job.processedOn ?? at.startedAt;
+    return {
+      job_id: jobId,
+      queue,
+      rows: ok + failed,
+      ok,
+      failed,
+      errors,
+      errors_total: failed,
+      model: byRows[0]?.ref ?? { name: runtime.definition.name, version: runtime.ready ? runtime.model().version : 'unknown' },
+      models: byRows.map((m) => m.ref),
+      chunks: work.chunks,
+      results_key: resultsBaseKey(prefix, queue, jobId),
+      results_ttl_seconds: at.ttl,
+      timings: {
+        enqueued_at: new Date(at.job.timestamp).toISOString(),
+        started_at: new Date(firstStart).toISOString(),
+        finished_at: new Date(finished).toISOString(),
+        queued_ms: Math.max(0, firstStart - at.job.timestamp),
+        inference_ms: Math.round(inferenceMs),
+        total_ms: finished - at.job.timestamp,
+      },
+      attempts: at.job.attemptsMade + 1,
+    };
+  }
+}
+
+function asHttpError(error: unknown): HttpError {
+  return error instanceof HttpError ? error : internal();
+}
+
+function internal(): HttpError {
+  return new HttpError(500, 'internal_error', 'the instance could not be predicted');
+}
