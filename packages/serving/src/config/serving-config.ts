@@ -81,6 +81,21 @@ export const servingEnvSchema = z.object({
   /** Entries per pipelined write. */
   PREDICTION_LOG_BATCH: intVar(100, 1, 10_000),
   // --- end Redis and the prediction log ---
+
+  // --- Batch jobs over HTTP (packages/serving/src/jobs; the contract is @predict/jobs) ---
+  /** on: POST/GET/DELETE /v1/jobs… enqueue to this service's BullMQ queue (needs REDIS_URL; without it they answer 503). */
+  JOBS: z.enum(['off', 'on']).default('on'),
+  /** BullMQ prefix of the queues; hash-tagged so every key of a queue is in one Redis Cluster slot. */
+  JOBS_PREFIX: optionalStringVar()
+    .transform((v) => v ?? '{predict}')
+    .refine(isRedisKeyPrefix, { message: 'at most 128 characters, no spaces, at most one non-empty {hash tag}' }),
+  /** Largest POST /v1/jobs body (separate from BODY_LIMIT_BYTES; streamed into Redis, never held whole). */
+  JOBS_BODY_LIMIT_BYTES: intVar(536_870_912, 1024, 4_294_967_296),
+  JOBS_MAX_INSTANCES: intVar(2_000_000, 1, 100_000_000),
+  /** Instances per stored chunk (input and results). */
+  JOBS_CHUNK_ROWS: intVar(10_000, 1, 1_000_000),
+  JOBS_RESULTS_TTL_SECONDS: intVar(86_400, 1, 90 * 86_400),
+  // --- end batch jobs ---
 });
 
 export type ServingEnv = z.output<typeof servingEnvSchema>;

@@ -4,6 +4,7 @@ import { PredictorRuntime } from '../inference/predictor-runtime';
 import { ServiceState } from '../lifecycle/service-state';
 import type { Logger } from '../logging/logger';
 import type { ServingMetrics } from '../metrics/metrics';
+import { createJobs } from '../jobs/create-jobs';
 import { createPredictionLog } from '../prediction-log/create-prediction-log';
 import { createServiceApp, type ServiceAppDeps } from './create-service-app';
 import { runtimeOptions } from './runtime-options';
@@ -30,10 +31,22 @@ export function assembleService<I, O, A, P>(options: AssembleOptions<I, O, A, P>
   const state = new ServiceState();
   // Its Redis connects in the background; predictions never wait for it.
   const predictionLog = createPredictionLog(config, { service: options.service, logger, metrics });
-  const deps: ServiceAppDeps<I, O, A, P> = { service: options.service, version: options.version, config, logger, metrics, runtime, state, ...predictionLog?.appDeps };
+  // Batch jobs (REDIS_URL set, JOBS=on): their own fail-fast connection; nothing else waits on it.
+  const jobs = createJobs(config, { service: options.service, logger });
+  const deps: ServiceAppDeps<I, O, A, P> = {
+    service: options.service,
+    version: options.version,
+    config,
+    logger,
+    metrics,
+    runtime,
+    state,
+    ...predictionLog?.appDeps,
+    ...(jobs ? { jobs } : {}),
+  };
   const app = (options.createApp ?? createServiceApp)(deps);
   /** After the HTTP drain no prediction is recorded: write what the log holds (bounded), quit Redis, release the model. */
-  const stopSteps = [...(predictionLog?.shutdownSteps() ?? []), { name: 'release model sessions', run: () => runtime.stop() }];
+  const stopSteps = [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? []), { name: 'release model sessions', run: () => runtime.stop() }];
   return {
     deps,
     app,
@@ -41,11 +54,12 @@ export function assembleService<I, O, A, P>(options: AssembleOptions<I, O, A, P>
     /** Starts the prediction log and (unless `loadModel` is false) loads the model and follows the `active` pointer. */
     async start(loadModel = true): Promise<void> {
       predictionLog?.start();
+      jobs?.start();
       if (!loadModel) return;
       try {
         await runtime.start();
       } catch (error) {
-        for (const step of predictionLog?.shutdownSteps() ?? []) await step.run();
+        for (const step of [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? [])]) await step.run();
         throw error;
       }
       runtime.watch(config.MODEL_POLL_INTERVAL_MS);

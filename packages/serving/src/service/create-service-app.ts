@@ -14,6 +14,8 @@ import { requestContext, requestIdOf } from '../http/request-context';
 import { disableConditionalGet } from '../http/conditional-get';
 import type { PredictorRuntime } from '../inference/predictor-runtime';
 import type { HistoryEntry } from '../inference/model-state';
+import type { JobsParts } from '../jobs/create-jobs';
+import { jobRoutes } from '../jobs/job-routes';
 import { ModelPromoter } from '../inference/promotion';
 import type { ServiceState } from '../lifecycle/service-state';
 import type { Logger } from '../logging/logger';
@@ -58,6 +60,8 @@ export interface ServiceAppDeps<I, O, A, P = I> {
   predictionLog?: PredictionLogStore;
   /** The process's Redis connection, if any: /health shows it (`redis`: ok or degraded); readiness never waits on it. */
   redis?: RedisConnection;
+  /** Batch jobs (REDIS_URL set, JOBS=on): the /v1/jobs routes enqueue here; absent, they answer 503. */
+  jobs?: JobsParts;
 }
 
 /** What a service adds to the standard app: its own routes (documented like the rest) and readiness checks. */
@@ -117,7 +121,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       const m = runtime.model();
       return { name: m.name, version: m.version, loaded_at: m.loadedAt.toISOString(), sha256: m.sha256 };
     },
-    checks: [...(deps.redis ? [deps.redis.readiness()] : []), ...(extensions.readiness ?? [])],
+    checks: [...(deps.redis ? [deps.redis.readiness()] : []), ...(deps.jobs ? [deps.jobs.readiness] : []), ...(extensions.readiness ?? [])],
   });
   const ok = { description: 'ok' };
   routes
@@ -287,6 +291,8 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
   });
 
   routes.add(predictionLogRoute(predictionLog));
+  // Batch jobs on every service: /v1/jobs, /v1/jobs/:id, /v1/jobs/:id/results (queue = the service's name).
+  for (const route of jobRoutes(deps.service, predictor, deps.jobs)) routes.add(route);
 
   extensions.routes?.(routes, { json });
 

@@ -18,6 +18,8 @@ export class LogCapture extends Writable {
 
 export interface TestServiceOptions<I, O, A, P = I> {
   predictor: PredictorDefinition<I, O, A, P>;
+  /** The service's name (default `test`): names its jobs queue and its prediction-log stream. */
+  service?: string;
   /** Variables as the process would see them; LOG_LEVEL defaults to warn and ACCESS_LOG to false. */
   env?: Record<string, string>;
   /** Load the model before returning (default true). */
@@ -35,7 +37,7 @@ export async function startTestService<I, O, A, P>(options: TestServiceOptions<I
   const logger = createLogger({ service: 'test', level: config.LOG_LEVEL, stream: logs });
   const metrics = createServingMetrics(new Registry(), { defaultMetrics: false });
   // PREDICTION_LOG=on in `env`: wired and stopped as runService does (the stream is `<REDIS_KEY_PREFIX>predictions:test`).
-  const service = assembleService({ service: 'test', version: '0.0.0-test', predictor: options.predictor, config, logger, metrics, createApp: options.createApp });
+  const service = assembleService({ service: options.service ?? 'test', version: '0.0.0-test', predictor: options.predictor, config, logger, metrics, createApp: options.createApp });
   const { app, deps } = service;
   await service.start(options.start ?? true);
   return {

@@ -1,0 +1,4 @@
+export { createJobs, type JobsParts, type JobsConfig } from './create-jobs';
+export { jobRoutes } from './job-routes';
+export { JsonInstancesSplitter, NdjsonSplitter, BodyFormatError } from './instance-stream';
+export { jobStatusSchema, jobSubmittedSchema } from './job-schemas';
