@@ -152,6 +152,7 @@ export function createProcessor(deps: ProcessorDeps) {
     // The resume point: chunks another attempt (or a worker that died) already finished.
     const parts = new Map<number, ChunkPart>();
     for (const [field, value] of Object.entries(await redis.hgetall(partsKey))) parts.set(Number(field), chunkPartSchema.parse(JSON.parse(value)));
+    logger.info('job started', { rows: work.rows, chunks: work.chunks, attempt: job.attemptsMade + 1 });
     if (parts.size > 0) logger.info('resuming job', { chunks_done: parts.size, chunks: work.chunks });
 
     const progress = (): JobProgress => {
