@@ -13,7 +13,6 @@ import {
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { SERVICES } from './services';
-import { createWorkerMetrics } from './worker-metrics';
 import { WorkerTier } from './worker-tier';
 
 async function main(): Promise<void> {
@@ -31,10 +30,7 @@ async function main(): Promise<void> {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'batch-worker' });
   const metrics = createServingMetrics(registry);
-  // The gauges' collect() reads the tier, built just below.
-  let tier: WorkerTier | undefined;
-  const workerMetrics = createWorkerMetrics(registry, () => (tier ? tier.jobCounts() : Promise.resolve([])));
-  tier = new WorkerTier({ config, services: SERVICES, logger, metrics, workerMetrics });
+  const tier = new WorkerTier({ config, services: SERVICES, logger, metrics });
   const state = new ServiceState();
   const app = createApp({
     config,
@@ -58,13 +54,12 @@ async function main(): Promise<void> {
     server.listen(config.PORT, config.HOST);
   });
   logger.info('listening', { port: config.PORT });
-  const running = tier;
   const { shutdown } = registerShutdown({
     logger,
     timeoutMs: config.WORKER_DRAIN_TIMEOUT_MS + config.SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 10_000,
     steps: [
       // Workers first: a job in progress finishes its chunk and goes back to wait; then the HTTP port closes.
-      { name: 'drain workers, close queues, quit Redis, release models', run: () => running.stop(config.WORKER_DRAIN_TIMEOUT_MS) },
+      { name: 'drain workers, close queues, quit Redis, release models', run: () => tier.stop(config.WORKER_DRAIN_TIMEOUT_MS) },
       ...httpShutdownSteps({ state, server, graceMs: 0, drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS }),
     ],
   });
@@ -74,12 +69,12 @@ async function main(): Promise<void> {
     void shutdown('uncaughtException', 1);
   });
   try {
-    await running.start();
+    await tier.start();
   } catch (error) {
     logger.error('start-up failed; exiting', { error });
     process.exit(1);
   }
-  logger.info('ready', { queues: running.queues.map((q) => q.service.queue) });
+  logger.info('ready', { queues: tier.queues.map((q) => q.service.queue) });
 }
 
 main().catch((error: Error) => {

@@ -4,7 +4,7 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from './config';
 import { JobRefusedError, createProcessor } from './processor';
 import type { QueueService } from './services';
-import type { WorkerMetrics } from './worker-metrics';
+import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
 
 interface QueueWorker {
   service: QueueService;
@@ -20,7 +20,6 @@ export interface WorkerTierDeps {
   services: readonly QueueService[];
   logger: Logger;
   metrics: ServingMetrics;
-  workerMetrics?: WorkerMetrics;
 }
 
 /**
@@ -34,11 +33,14 @@ export class WorkerTier {
   readonly data: RedisConnection;
   /** Queue inspection (counts, Bull-board): fails fast. */
   readonly inspect: RedisConnection;
+  /** The tier's own metrics (queue gauges, job durations, rows, failures, lock renewals, stalls) on the process registry. */
+  readonly workerMetrics: WorkerMetrics;
   private stopping = false;
   private started = false;
 
   constructor(private readonly deps: WorkerTierDeps) {
     const { config, logger } = deps;
+    this.workerMetrics = createWorkerMetrics(deps.metrics.registry, () => this.jobCounts());
     const redisConfig = { REDIS_URL: config.REDIS_URL, REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX };
     const waiting = { maxRetriesPerRequest: null, enableOfflineQueue: true } as const;
     this.data = createRedis(redisConfig, logger, { role: 'worker-data', service: 'batch-worker', ...waiting });
@@ -74,7 +76,8 @@ export class WorkerTier {
 
   /** Loads every model, then starts taking jobs. */
   async start(): Promise<void> {
-    const { config, logger, workerMetrics } = this.deps;
+    const { config, logger } = this.deps;
+    const workerMetrics = this.workerMetrics;
     this.data.start();
     this.inspect.start();
     await Promise.all(this.queues.map((q) => q.runtime.start()));
@@ -93,7 +96,7 @@ export class WorkerTier {
       });
       const run = async (job: Job, token?: string): Promise<JobSummary> => {
         if (job.name !== JOB_NAME) throw new JobRefusedError('invalid_payload', `unknown job name '${job.name}' (expected '${JOB_NAME}')`);
-        const end = workerMetrics?.jobDuration.startTimer({ queue: name });
+        const end = workerMetrics.jobDuration.startTimer({ queue: name });
         try {
           const summary = await processor(job, token);
           end?.({ outcome: 'completed' });
@@ -119,15 +122,15 @@ export class WorkerTier {
       worker.on('failed', (job, error) => {
         if (error instanceof WaitingError || error.name === 'WaitingError') return;
         const reason = error instanceof JobRefusedError ? error.reason : 'error';
-        workerMetrics?.failures.inc({ queue: name, reason });
+        workerMetrics.failures.inc({ queue: name, reason });
         log.warn('job attempt failed', { job_id: job?.id, reason, error: { message: error.message, ...(reason === 'error' ? { stack: error.stack } : {}) }, attempts_made: job?.attemptsMade });
       });
       worker.on('lockRenewalFailed', (ids: string[]) => {
-        workerMetrics?.lockRenewalFailures.inc({ queue: name }, ids.length);
+        workerMetrics.lockRenewalFailures.inc({ queue: name }, ids.length);
         log.warn('job lock renewal failed', { job_ids: ids });
       });
       worker.on('stalled', (jobId: string) => {
-        workerMetrics?.stalled.inc({ queue: name });
+        workerMetrics.stalled.inc({ queue: name });
         log.warn('stalled job moved back to wait', { job_id: jobId });
       });
       q.worker = worker;
