@@ -81,6 +81,8 @@ export class WorkerTier {
     this.data.start();
     this.inspect.start();
     await Promise.all(this.queues.map((q) => q.runtime.start()));
+    // Follow each service's `active` pointer, as its HTTP replicas do.
+    for (const q of this.queues) q.runtime.watch(config.MODEL_POLL_INTERVAL_MS);
     for (const q of this.queues) {
       const name = q.service.queue;
       q.connection.start();

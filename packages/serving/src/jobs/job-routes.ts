@@ -30,14 +30,18 @@ function backend(jobs: JobsParts | undefined): JobsParts {
   return jobs;
 }
 
-/** A Redis failure mid-route (not our bug) becomes 503; anything else stays what it was. */
-async function redisCall<T>(jobs: JobsParts, call: () => Promise<T>): Promise<T> {
+/**
+ * A Redis failure mid-route (not our bug) becomes 503; anything else stays what it was. `boundMs` bounds a
+ * few round trips (status, enqueue); a streamed upload has none (each of its writes is bounded instead).
+ */
+async function redisCall<T>(jobs: JobsParts, call: () => Promise<T>, boundMs: number | undefined = REDIS_CALL_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
+    if (boundMs === undefined) return await call();
     return await Promise.race([
       call(),
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(unavailable('Redis did not answer in time')), REDIS_CALL_TIMEOUT_MS);
+        timer = setTimeout(() => reject(unavailable('Redis did not answer in time')), boundMs);
       }),
     ]);
   } catch (error) {
@@ -178,7 +182,7 @@ export function jobRoutes(service: string, predictor: AnyPredictor, parts: JobsP
             return;
           }
         }
-        const input = await redisCall(jobs, () => streamInstances(req, jobs, jobId)).catch((error: unknown) => {
+        const input = await redisCall(jobs, () => streamInstances(req, jobs, jobId), undefined).catch((error: unknown) => {
           // Anything after a refused body is left unread: close the connection rather than drain it.
           res.setHeader('Connection', 'close');
           throw error;
