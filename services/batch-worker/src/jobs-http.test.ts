@@ -3,6 +3,7 @@ import { JOB_NAME, type JobSummary } from '@predict/jobs';
 import { createLogger, createServingMetrics, Registry } from '@predict/serving';
 import { eventually, startTestService, testRedisUrl, TestRedisServer, type TestService } from '@predict/serving/testing';
 import request from 'supertest';
+import { createApp } from './app';
 import { loadConfig } from './config';
 import type { JobSource } from './job-source';
 import { flightRow, testProducer, uniqueQueuePrefix } from './test-support';
@@ -19,6 +20,7 @@ let service: TestService;
 let tier: WorkerTier;
 let producer: Awaited<ReturnType<typeof testProducer>>;
 let flakyCalls = 0;
+const tierMetrics = createServingMetrics(new Registry(), { defaultMetrics: false });
 
 /** A service-defined source whose first read fails (a transient outage of what it reads). */
 const flaky: JobSource = {
@@ -45,7 +47,7 @@ function makeTier(): WorkerTier {
     config,
     services: [{ queue: 'flight-delay', predictor: flightDelayPredictor, sources: { flaky } }],
     logger,
-    metrics: createServingMetrics(new Registry(), { defaultMetrics: false }),
+    metrics: tierMetrics,
   });
 }
 
@@ -166,7 +168,13 @@ test('a body that is not JSON/NDJSON is a 400 and stores nothing', async () => {
   expect(res.body.error).toMatchObject({ code: 'invalid_json', details: { instance: 1 } });
   await request(service.app).post('/v1/jobs').set('Content-Type', 'application/x-ndjson').send('{"a":1}\nnope\n').expect(400);
   await request(service.app).post('/v1/jobs').send({ instances: [] }).expect(400);
-  const keys = await producer.redis.keys(`${prefix}:flight-delay:input:*`);
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await producer.redis.scan(cursor, 'MATCH', `${prefix}:flight-delay:input:*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
   expect(keys).toEqual([]);
 });
 
@@ -185,6 +193,33 @@ test('a transient failure is retried with exponential backoff, and the job compl
   expect(summary).toMatchObject({ rows: 25, attempts: 2 });
   expect(flakyCalls).toBeGreaterThanOrEqual(2);
 }, 120_000);
+
+test("the worker's own port: readiness, metrics, Bull-board behind the admin scope", async () => {
+  const adminKey = 'ops:admin-key-0123456789abcdef';
+  const app = createApp({
+    config: { API_KEYS_ADMIN: [adminKey], API_KEYS_PREDICT: ['predict-key-0123456789abcdef'], METRICS_REQUIRE_AUTH: false, ACCESS_LOG: false },
+    version: '0.0.0-test',
+    logger: createLogger({ service: 'batch-worker-test', level: 'error' }),
+    metrics: tierMetrics,
+    tier,
+    startedAt: new Date(),
+    isDraining: () => false,
+  });
+  await request(app).get('/health/live').expect(200);
+  await request(app).get('/health/ready').expect(200);
+  await request(app).get('/admin/queues').expect(401);
+  await request(app).get('/admin/queues').set('X-API-Key', 'predict-key-0123456789abcdef').expect(403);
+  const board = await request(app).get('/admin/queues').set('X-API-Key', 'admin-key-0123456789abcdef').expect(200);
+  expect(board.text).toMatch(/<html/i);
+  const queues = await request(app).get('/admin/queues/api/queues').set('X-API-Key', 'admin-key-0123456789abcdef').expect(200);
+  expect(JSON.stringify(queues.body)).toContain('flight-delay');
+  await request(app).post('/health/live').expect(405);
+  const metrics = (await request(app).get('/metrics').expect(200)).text;
+  expect(metrics).toMatch(/batch_rows_processed_total\{[^}]*queue="flight-delay"[^}]*outcome="ok"[^}]*\} [1-9]/);
+  expect(metrics).toMatch(/batch_queue_jobs\{[^}]*queue="flight-delay"[^}]*state="waiting"[^}]*\} 0/);
+  expect(metrics).toMatch(/batch_job_failures_total\{[^}]*reason="invalid_payload"[^}]*\} 1/);
+  expect(metrics).toMatch(/batch_job_duration_seconds_count\{[^}]*outcome="completed"/);
+}, 60_000);
 
 describe('Redis unreachable', () => {
   let redis: TestRedisServer;

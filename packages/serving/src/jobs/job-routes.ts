@@ -17,7 +17,7 @@ import { JsonInstancesSplitter, NdjsonSplitter, utf8Chunks } from './instance-st
 import { jobStatusSchema, jobSubmittedSchema } from './job-schemas';
 
 /** Bound on one Redis round trip of a job route: past it the route answers 503 instead of hanging. */
-const REDIS_CALL_TIMEOUT_MS = 5000;
+const REDIS_CALL_TIMEOUT_MS = 15_000;
 
 function unavailable(reason: string): ServiceUnavailableError {
   return new ServiceUnavailableError(`batch jobs are unavailable: ${reason}; online predictions still work`, 'jobs_unavailable', 5);
