@@ -17,6 +17,6 @@ export { ndjsonDecoder, type NdjsonOptions } from './http/ndjson-decoder';
 export { multipartDecoder, type MultipartBody, type MultipartOptions, type UploadedFile } from './http/multipart-decoder';
 export { settleInto, type RequestDecoder, type OpenApiSchema } from './http/request-decoder';
 export { enforceBodyLimit, readBody, declaredLength } from './http/body-limit';
-export { createHttpServer, type HttpServerOptions } from './http/http-server';
+export { createHttpServer, listenFromConfig, type HttpServerOptions } from './http/http-server';
 export { clientErrorHandler, type ClientErrorOptions } from './http/client-error';
 export { methodGuard } from './http/method-guard';

@@ -3,10 +3,10 @@ import {
   ConfigError,
   Registry,
   ServiceState,
-  createHttpServer,
   createLogger,
   createServingMetrics,
   httpShutdownSteps,
+  listenFromConfig,
   packageVersion,
   registerShutdown,
 } from '@predict/serving';
@@ -41,19 +41,7 @@ async function main(): Promise<void> {
     startedAt: state.startedAt,
     isDraining: () => state.draining,
   });
-  const server = createHttpServer(app, {
-    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
-    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
-    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    logger,
-    log: config.ACCESS_LOG,
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST);
-  });
-  logger.info('listening', { port: config.PORT });
+  const server = await listenFromConfig(app, config, logger);
   const { shutdown } = registerShutdown({
     logger,
     timeoutMs: config.WORKER_DRAIN_TIMEOUT_MS + config.SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 10_000,

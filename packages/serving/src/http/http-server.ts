@@ -34,3 +34,29 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
   server.on('clientError', clientErrorHandler({ logger: options.logger, log: options.log }));
   return server;
 }
+
+/**
+ * The HTTP server of a process from the serving variables (timeouts, access log), listening on HOST:PORT;
+ * resolves once it listens and has logged where.
+ */
+export async function listenFromConfig(
+  handler: RequestListener,
+  config: { PORT: number; HOST: string; HTTP_HEADERS_TIMEOUT_MS: number; HTTP_REQUEST_TIMEOUT_MS: number; HTTP_KEEP_ALIVE_TIMEOUT_MS: number; ACCESS_LOG: boolean },
+  logger: HttpServerOptions['logger'],
+): Promise<http.Server> {
+  const server = createHttpServer(handler, {
+    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    logger,
+    log: config.ACCESS_LOG,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST);
+  });
+  const address = server.address();
+  logger.info('listening', { host: config.HOST, port: typeof address === 'object' && address ? address.port : config.PORT });
+  return server;
+}

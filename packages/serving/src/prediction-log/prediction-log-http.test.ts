@@ -198,7 +198,7 @@ describe('prediction log through a Redis outage (a private redis-server, stopped
     await request(svc.app).get('/health/ready').expect(200);
     const unreadable = await request(svc.app).get('/admin/predictions').expect(503);
     expect(unreadable.body.error.code).toBe('prediction_log_unavailable');
-    const outageLines = svc.logs.lines.filter((l) => l['message'] === 'redis unavailable; reconnecting in the background');
+    const outageLines = svc.logs.lines.filter((l) => l['message'] === 'redis unavailable; reconnecting in the background' && l['role'] === 'prediction-log');
     expect(outageLines).toHaveLength(1);
 
     // A new, empty Redis on the same port: the buffered five and what follows are written to it.
@@ -221,7 +221,7 @@ describe('prediction log through a Redis outage (a private redis-server, stopped
     expect(await svc.metricValue('prediction_log_buffer_entries')).toBe(0);
     const back = await request(svc.app).get('/health').expect(200);
     expect(back.body).toMatchObject({ status: 'ok', checks: { redis: 'ok' } });
-    expect(svc.logs.lines.filter((l) => l['message'] === 'redis available again')).toHaveLength(1);
+    expect(svc.logs.lines.filter((l) => l['message'] === 'redis available again' && l['role'] === 'prediction-log')).toHaveLength(1);
   });
 
   it('keeps answering while Redis hangs (SIGSTOP): writes time out, entries wait, and are written once it thaws', async () => {

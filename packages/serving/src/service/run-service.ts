@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { ConfigError } from '../config/config-error';
 import { loadServingConfig, type ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
-import { createHttpServer } from '../http/http-server';
+import { listenFromConfig } from '../http/http-server';
 import { httpShutdownSteps } from '../lifecycle/http-shutdown';
 import { registerShutdown } from '../lifecycle/shutdown';
 import { createLogger } from '../logging/logger';
@@ -60,20 +60,7 @@ export async function runService<I, O, A, P>(
     logger.warn('AUTH DISABLED: no API_KEYS_PREDICT or API_KEYS_ADMIN is set, so every route is open. Set them in production.');
   }
 
-  const server = createHttpServer(app, {
-    headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
-    requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
-    keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-    logger,
-    log: config.ACCESS_LOG,
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST);
-  });
-  const address = server.address();
-  logger.info('listening', { host: config.HOST, port: typeof address === 'object' && address ? address.port : config.PORT });
+  const server = await listenFromConfig(app, config, logger);
 
   const { shutdown } = registerShutdown({
     logger,
