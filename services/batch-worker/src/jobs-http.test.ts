@@ -194,6 +194,22 @@ test('a transient failure is retried with exponential backoff, and the job compl
   expect(flakyCalls).toBeGreaterThanOrEqual(2);
 }, 120_000);
 
+test('an active job is cancelled before its next chunk', async () => {
+  const { jobId } = await producer.producer.enqueueRows(
+    (function* () {
+      for (let i = 0; i < 200_000; i++) yield flightRow(i);
+    })(),
+    { chunkRows: 500 },
+  );
+  await eventually(async () => ((await producer.producer.status(jobId))?.progress?.chunks_done ?? 0) >= 1, 'the job to be under way', 60_000);
+  await request(service.app).delete(`/v1/jobs/${jobId}`).expect(202, { job_id: jobId, state: 'cancelling' });
+  await eventually(async () => (await producer.producer.status(jobId))?.state === 'failed', 'the job to stop', 60_000);
+  const status = await request(service.app).get(`/v1/jobs/${jobId}`).expect(200);
+  expect(status.body).toMatchObject({ state: 'failed', cancel_requested: true, error: { message: 'cancelled' } });
+  expect(status.body.progress.chunks_done).toBeLessThan(400);
+  await request(service.app).get(`/v1/jobs/${jobId}/results`).expect(409);
+}, 120_000);
+
 test("the worker's own port: readiness, metrics, Bull-board behind the admin scope", async () => {
   const adminKey = 'ops:admin-key-0123456789abcdef';
   const app = createApp({
