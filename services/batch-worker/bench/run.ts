@@ -69,7 +69,9 @@ function submit(rows: number, offset: number): Promise<string> {
 }
 
 async function waitDone(id: string): Promise<JobSummary> {
+  const deadline = Date.now() + 900_000;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`job ${id} not done after 15 minutes`);
     const status = await fetch(`http://127.0.0.1:${SERVICE_PORT}/v1/jobs/${id}`).then((r) => r.json() as Promise<{ state: string; summary: JobSummary | null; error: unknown }>);
     if (status.state === 'completed' && status.summary) return status.summary;
     if (status.state === 'failed') throw new Error(`job failed: ${JSON.stringify(status.error)}`);
@@ -79,33 +81,37 @@ async function waitDone(id: string): Promise<JobSummary> {
 
 /** Submit → every result stored, for `jobs` jobs splitting ROWS, with `processes` workers of `threads` inference threads each. */
 async function endToEnd(label: string, processes: number, threads: number, jobs: number): Promise<number> {
-  const workers = [];
-  for (let p = 0; p < processes; p++) {
-    workers.push(
-      await startServer({
-        name: `batch-worker-${label.replace(/\W+/g, '-')}-${p}`,
-        args: [path.join(ROOT, 'dist', 'main.js')],
-        env: { REDIS_URL: redisUrl, JOBS_PREFIX: prefix, WORKER_QUEUES: 'flight-delay', INFERENCE_MODE: 'worker', INFERENCE_WORKERS: String(threads), MODEL_POLL_INTERVAL_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn' },
-        port: SERVICE_PORT + 1 + p,
-        ready: '/health/ready',
-        pinned: false,
-        cwd: ROOT,
-      }),
+  const workers: Awaited<ReturnType<typeof startServer>>[] = [];
+  try {
+    for (let p = 0; p < processes; p++) {
+      workers.push(
+        await startServer({
+          name: `batch-worker-${label.replace(/\W+/g, '-')}-${p}`,
+          args: [path.join(ROOT, 'dist', 'main.js')],
+          env: { REDIS_URL: redisUrl, JOBS_PREFIX: prefix, WORKER_QUEUES: 'flight-delay', INFERENCE_MODE: 'worker', INFERENCE_WORKERS: String(threads), MODEL_POLL_INTERVAL_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn' },
+          port: SERVICE_PORT + 1 + p,
+          ready: '/health/ready',
+          pinned: false,
+          cwd: ROOT,
+        }),
+      );
+    }
+    const per = Math.ceil(ROWS / jobs);
+    const t = process.hrtime.bigint();
+    const ids = await Promise.all(Array.from({ length: jobs }, (_, j) => submit(Math.min(per, ROWS - j * per), j * per)));
+    const uploaded = Number(process.hrtime.bigint() - t) / 1e9;
+    const summaries = await Promise.all(ids.map(waitDone));
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const rows = summaries.reduce((a, s) => a + s.rows, 0);
+    const ok = summaries.reduce((a, s) => a + s.ok, 0);
+    console.log(
+      `${label.padEnd(44)} ${seconds.toFixed(1).padStart(7)} s ${(rows / seconds).toFixed(0).padStart(9)} rows/s   (upload ${uploaded.toFixed(1)} s; ${rows} rows, ${ok} ok, ${rows - ok} row errors)`,
     );
+    return rows / seconds;
+  } finally {
+    // Stopped whatever happened: no worker outlives the bench.
+    for (const w of workers) await stop(w);
   }
-  const per = Math.ceil(ROWS / jobs);
-  const t = process.hrtime.bigint();
-  const ids = await Promise.all(Array.from({ length: jobs }, (_, j) => submit(Math.min(per, ROWS - j * per), j * per)));
-  const uploaded = Number(process.hrtime.bigint() - t) / 1e9;
-  const summaries = await Promise.all(ids.map(waitDone));
-  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  for (const w of workers) await stop(w);
-  const rows = summaries.reduce((a, s) => a + s.rows, 0);
-  const ok = summaries.reduce((a, s) => a + s.ok, 0);
-  console.log(
-    `${label.padEnd(44)} ${seconds.toFixed(1).padStart(7)} s ${(rows / seconds).toFixed(0).padStart(9)} rows/s   (upload ${uploaded.toFixed(1)} s; ${rows} rows, ${ok} ok, ${rows - ok} row errors)`,
-  );
-  return rows / seconds;
 }
 
 async function main(): Promise<void> {
