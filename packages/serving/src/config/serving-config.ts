@@ -38,6 +38,8 @@ export const servingEnvSchema = z.object({
   WARMUP_TIMEOUT_MS: intVar(60_000, 1, 3_600_000),
   BULK_RUN_ROWS: intVar(1024, 1, 1_000_000),
   REQUEST_TIMEOUT_MS: intVar(5000, 1, 600_000),
+  /** Processes of this service sharing its port (node:cluster); 1 = no cluster. README: when to prefer replicas. */
+  WORKERS: intVar(1, 1, 64),
   INFERENCE_MODE: z.enum(['inline', 'worker']).default('inline'),
   INFERENCE_WORKERS: intVar(0, 0, 256),
   INFERENCE_RUN_TIMEOUT_MS: intVar(60_000, 100, 3_600_000),

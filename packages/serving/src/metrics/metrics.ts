@@ -100,6 +100,8 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       name: 'model_info',
       help: 'The model version serving (value 1).',
       labelNames: ['model', 'version', 'sha256'] as const,
+      // Under WORKERS>1 every process reports the version it serves: 1, not the number of processes.
+      aggregator: 'max',
       registers,
     }),
     modelReloads: new Counter({

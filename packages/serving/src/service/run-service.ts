@@ -1,12 +1,15 @@
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { ConfigError } from '../config/config-error';
 import { loadServingConfig, type ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
 import { createHttpServer } from '../http/http-server';
+import { reportWorkerReady, runClusterPrimary } from '../lifecycle/cluster';
 import { httpShutdownSteps } from '../lifecycle/http-shutdown';
 import { registerShutdown } from '../lifecycle/shutdown';
 import { createLogger } from '../logging/logger';
+import { ClusterWorkerRegistry, serveClusterMetrics } from '../metrics/cluster-metrics';
 import { createServingMetrics, Registry } from '../metrics/metrics';
 import { assembleService } from './assemble-service';
 import type { createServiceApp, ServiceAppDeps } from './create-service-app';
@@ -32,10 +35,12 @@ export interface RunServiceOptions<I, O, A, P = I> {
 /**
  * Starts a prediction service: config (a bad value exits 1 naming the variable), logger, metrics, listen
  * (liveness answers at once; readiness once the model is warm), model load, and the shutdown sequence.
+ * With WORKERS=N > 1 this process becomes the primary of N such processes on one port (lifecycle/cluster)
+ * and `server` is undefined in it.
  */
 export async function runService<I, O, A, P>(
   options: RunServiceOptions<I, O, A, P>,
-): Promise<{ server: Server; shutdown(reason: string, exitCode?: number): Promise<void> }> {
+): Promise<{ server: Server | undefined; shutdown(reason: string, exitCode?: number): Promise<void> }> {
   let config: ServingEnv;
   try {
     config = (options.loadConfig ?? loadServingConfig)(options.env ?? process.env);
@@ -48,8 +53,26 @@ export async function runService<I, O, A, P>(
     }
     throw error;
   }
-  const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
-  const registry = new Registry();
+  const serviceLogger = createLogger({ service: options.service, level: config.LOG_LEVEL });
+  const logger = cluster.isWorker ? serviceLogger.child({ worker: cluster.worker?.id }) : serviceLogger;
+  // --- WORKERS: several processes of the service on one port ---
+  if (config.WORKERS > 1 && cluster.isPrimary) {
+    const primary = runClusterPrimary({
+      workers: config.WORKERS,
+      logger: logger.child({ component: 'cluster' }),
+      shutdownTimeoutMs: config.SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 10_000,
+      serveMetrics: serveClusterMetrics,
+    });
+    return {
+      server: undefined,
+      shutdown: async (reason) => {
+        primary.stop(reason);
+        await primary.stopped;
+      },
+    };
+  }
+  const registry = cluster.isWorker ? new ClusterWorkerRegistry() : new Registry();
+  // --- end WORKERS ---
   registry.setDefaultLabels({ service: options.service });
   const metrics = createServingMetrics(registry);
   const service = assembleService({ ...options, config, logger, metrics });
@@ -102,5 +125,6 @@ export async function runService<I, O, A, P>(
     process.exit(1);
   }
   logger.info('ready', { model: runtime.model().name, version: runtime.model().version });
+  reportWorkerReady();
   return { server, shutdown };
 }
