@@ -85,7 +85,7 @@ describe('docker-compose.yml', () => {
     for (const s of services) {
       const svc = compose.services[s.name];
       expect(svc).toBeDefined();
-      expect(svc?.build).toEqual({ context: '.', dockerfile: 'infra/docker/Dockerfile', args: { SERVICE_PACKAGE: s.package } });
+      expect(svc?.build).toEqual({ context: '.', dockerfile: 'infra/docker/Dockerfile', args: { SERVICE_PACKAGE: s.package, SERVICE_PORT: String(s.port) } });
       expect(svc?.image).toBe(`predict/${s.name}:latest`);
       expect(svc?.environment?.['PORT']).toBe(String(s.port));
       const probe = svc?.healthcheck?.test.join(' ') ?? '';

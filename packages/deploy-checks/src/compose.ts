@@ -68,7 +68,7 @@ function deployable(s: Deployable): Record<string, unknown> {
   const dependsOn: Record<string, unknown> = { redis: { condition: 'service_healthy' } };
   return {
     image: `${ref('IMAGE_REGISTRY', 'predict')}/${s.name}:${ref('IMAGE_TAG', 'latest')}`,
-    build: { context: '.', dockerfile: 'infra/docker/Dockerfile', args: { SERVICE_PACKAGE: s.package } },
+    build: { context: '.', dockerfile: 'infra/docker/Dockerfile', args: { SERVICE_PACKAGE: s.package, SERVICE_PORT: String(s.port) } },
     environment,
     expose: [String(s.port)],
     volumes: ['models:/models'],

@@ -39,6 +39,9 @@ describe('infra/docker/Dockerfile', () => {
     expect(health).toMatch(/CMD \["node", "-e", ".*\/health\/ready.*"\]$/);
     expect(health).not.toContain('curl');
     expect(runtime.map((i) => i.args)).toContain('--from=build /app /app');
+    // The port comes from the build argument compose passes from infra/services.json.
+    expect(runtime.map((i) => `${i.instruction} ${i.args}`)).toEqual(expect.arrayContaining(['ARG SERVICE_PORT=8080', 'EXPOSE ${SERVICE_PORT}']));
+    expect(runtime.find((i) => i.instruction === 'ENV')?.args).toContain('PORT=${SERVICE_PORT}');
   });
 
   it('ignores local installs, build output, history and secrets in the build context, never the models', () => {
