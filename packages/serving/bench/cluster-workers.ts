@@ -1,7 +1,7 @@
 /**
  * WORKERS=1 against WORKERS=2 (node:cluster, one port) on the fixture model, on loopback: rounds alternate
  * between the two so both see the same background load. Prints requests/s and latency per round and the
- * median ratio. Not a test; on a shared 2-core machine the load generator (autocannon, in this process)
+ * median of the per-round ratios. Not a test; on a shared 2-core machine the load generator (autocannon, in this process)
  * competes with the service for the same cores, so expect the gain to be well under 2×.
  *
  *   cd packages/serving && node --conditions=development --import tsx bench/cluster-workers.ts
@@ -47,8 +47,13 @@ async function main(): Promise<void> {
       console.log(`round ${r + 1} WORKERS=${workers}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, errors ${result.errors}, non-2xx ${result.non2xx}`);
     }
   }
-  const rps = (workers: number) => median((results.get(workers) ?? []).map((l) => l.rps));
-  console.log(`median: WORKERS=1 ${rps(1).toFixed(0)} req/s, WORKERS=2 ${rps(2).toFixed(0)} req/s, ratio ${(rps(2) / rps(1)).toFixed(2)} (${SECONDS} s × ${ROUNDS} rounds, ${CONNECTIONS} connections)`);
+  const rps = (workers: number) => (results.get(workers) ?? []).map((l) => l.rps);
+  // Paired by round (both ran back to back under the same background load): the median of the ratios.
+  const ratios = rps(2).map((two, i) => two / (rps(1)[i] ?? Number.NaN));
+  console.log(
+    `median: WORKERS=1 ${median(rps(1)).toFixed(0)} req/s, WORKERS=2 ${median(rps(2)).toFixed(0)} req/s; ` +
+      `per-round ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}, median ${median(ratios).toFixed(2)} (${SECONDS} s × ${ROUNDS} rounds, ${CONNECTIONS} connections)`,
+  );
 }
 
 main().catch((error: Error) => {
