@@ -1,0 +1,6 @@
+export { Stack, probe, type StackOptions, type Replica } from './stack';
+export { loadServices, presence, entryScript, REPO_ROOT, type ServiceEntry } from './services';
+export { replicaPorts, parseReplicas } from './ports';
+export { renderNginx, composeNginxView, localNginxView, DEFAULT_RATE_LIMIT, COMPOSE_NGINX_CONF, NGINX_TEMPLATE, type RateLimit } from './nginx-config';
+export { renderPrometheus, composePrometheusView, localPrometheusView, COMPOSE_PROMETHEUS_YML, ALERT_RULES, DASHBOARD } from './prometheus-config';
+export { findCommand } from './system-tools';
