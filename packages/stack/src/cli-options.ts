@@ -15,6 +15,8 @@ export const USAGE = `pnpm stack [options]   — every service of infra/services
   --tls-port N --tls-cert FILE --tls-key FILE   HTTPS on the entry as well
   --no-nginx            replicas only, each on its own port
   --quiet               do not stream the processes' logs (they stay in the scratch directory)
+  --dir DIR             the scratch directory: configs, pid file, logs (default: a new one in $TMPDIR)
+                                                                                    env STACK_DIR
   --help
 
 Redis: REDIS_URL (default redis://127.0.0.1:6379); a redis-server is started when none answers there.
@@ -42,6 +44,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, services: Servi
       'tls-key': { type: 'string' },
       'no-nginx': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      dir: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,6 +63,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, services: Servi
     streamLogs: !values.quiet,
   };
   if (portBase !== undefined) options.portBase = portBase;
+  const dir = values.dir ?? env['STACK_DIR'];
+  if (dir) options.scratchDir = dir;
   if (tlsPort !== undefined) {
     if (!values['tls-cert'] || !values['tls-key']) throw new Error('--tls-port needs --tls-cert and --tls-key');
     options.tls = { port: tlsPort, certificate: values['tls-cert'], key: values['tls-key'] };

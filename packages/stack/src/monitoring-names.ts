@@ -20,13 +20,24 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
+export interface MonitoringExpression {
+  where: string;
+  expr: string;
+  /** Which kind of service exposes its metrics: the rule group `workers` and panels titled `Jobs: …` are the worker's. */
+  kind: 'prediction' | 'worker';
+}
+
 /** Every expression of the alert rules and of the Grafana dashboard's panels, with where it is. */
-export function monitoringExpressions(): { where: string; expr: string }[] {
-  const rules = parse(readFileSync(ALERT_RULES, 'utf8')) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };
+export function monitoringExpressions(): MonitoringExpression[] {
+  const rules = parse(readFileSync(ALERT_RULES, 'utf8')) as { groups: { name: string; rules: { alert?: string; record?: string; expr: string }[] }[] };
   const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
   return [
-    ...rules.groups.flatMap((g) => g.rules.map((r) => ({ where: `alert ${r.alert ?? r.record}`, expr: r.expr }))),
-    ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel '${p.title}'`, expr: t.expr }))),
+    ...rules.groups.flatMap((g) =>
+      g.rules.map((r) => ({ where: `alert ${r.alert ?? r.record}`, expr: r.expr, kind: g.name === 'workers' ? ('worker' as const) : ('prediction' as const) })),
+    ),
+    ...dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ where: `panel '${p.title}'`, expr: t.expr, kind: p.title.startsWith('Jobs: ') ? ('worker' as const) : ('prediction' as const) })),
+    ),
   ];
 }
 
@@ -40,4 +51,13 @@ export function exposedNames(text: string): Set<string> {
     if (type === 'summary') for (const suffix of ['_sum', '_count']) names.add(name + suffix);
   }
   return names;
+}
+
+/** Requests a replica has answered with 200 on `route` (a route template), from its /metrics text. */
+export function answered(metricsText: string, route: string): number {
+  let total = 0;
+  for (const m of metricsText.matchAll(/^http_requests_total\{([^}]*)\} (\d+)/gm)) {
+    if (m[1]!.includes(`route="${route}"`) && m[1]!.includes('status="200"')) total += Number(m[2]);
+  }
+  return total;
 }

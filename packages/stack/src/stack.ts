@@ -1,14 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { localNginxView, renderNginx, type RateLimit } from './nginx-config';
+import { launchNginx } from './nginx-process';
 import { replicaPorts } from './ports';
+import { probe, until } from './probe';
 import { localPrometheusView, renderPrometheus } from './prometheus-config';
 import { REPO_ROOT, entryScript, loadServices, presence, type ServiceEntry } from './services';
-import { findCommand, installLine, installMissing, isRoot, portAnswers, redisAnswers } from './system-tools';
+import { installLine, installMissing, isRoot, portAnswers, redisAnswers } from './system-tools';
 
 export interface StackOptions {
   /** Replicas per service name (default 1 each; 0 leaves a service out). */
@@ -50,29 +51,6 @@ export interface Replica {
 }
 
 const say = (options: StackOptions) => options.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
-
-/** GET http://127.0.0.1:port/path → status (0 when nothing answers). */
-export function probe(port: number, route: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: route, agent: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs: number, gaveUp?: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    const reason = gaveUp?.();
-    if (reason) throw new Error(`${what}: ${reason}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * The multi-replica topology on one machine: Redis (started when none answers), N replicas of each service
@@ -255,32 +233,22 @@ export class Stack {
   private async startNginx(byService: { service: ServiceEntry; ports: number[] }[]): Promise<void> {
     if (this.stopping) throw new Error('the stack is stopping');
     const port = this.options.port ?? 8080;
-    const config = path.join(this.scratchDir, 'nginx.conf');
-    writeFileSync(
-      config,
-      renderNginx(
-        localNginxView({
-          replicas: byService,
-          port,
-          scratchDir: this.scratchDir,
-          ...(this.options.tls ? { tls: this.options.tls } : {}),
-          ...(this.options.rateLimit ? { rateLimit: this.options.rateLimit } : {}),
-          ...(this.options.rateLimits ? { rateLimits: this.options.rateLimits } : {}),
-          // Started as root, nginx switches its workers to a user; Debian's nobody has the group nogroup.
-          ...(isRoot() ? { user: 'nobody nogroup' } : {}),
-        }),
-      ),
+    const config = renderNginx(
+      localNginxView({
+        replicas: byService,
+        port,
+        scratchDir: this.scratchDir,
+        ...(this.options.tls ? { tls: this.options.tls } : {}),
+        ...(this.options.rateLimit ? { rateLimit: this.options.rateLimit } : {}),
+        ...(this.options.rateLimits ? { rateLimits: this.options.rateLimits } : {}),
+        // Started as root, nginx switches its workers to a user; Debian's nobody has the group nogroup.
+        ...(isRoot() ? { user: 'nobody nogroup' } : {}),
+      }),
     );
-    this.nginxConfig = config;
-    const nginx = findCommand('nginx') ?? 'nginx';
-    const check = spawnSync(nginx, ['-t', '-q', '-p', this.scratchDir, '-c', config], { encoding: 'utf8' });
-    if (check.status !== 0) throw new Error(`nginx -t refused ${config}:\n${check.stderr}`);
-    const child = spawn(nginx, ['-p', this.scratchDir, '-c', config, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child, configFile } = await launchNginx({ config, scratchDir: this.scratchDir, port });
     this.nginx = child;
+    this.nginxConfig = configFile;
     this.pipe('nginx', child);
-    await until(async () => (await probe(port, '/health')) === 200, `nginx on port ${port}`, 30_000, () =>
-      child.exitCode !== null ? `exited with code ${child.exitCode} (see ${this.logFile('nginx')}, ${path.join(this.scratchDir, 'nginx-error.log')})` : undefined,
-    );
     this.nginxPort = port;
   }
 
