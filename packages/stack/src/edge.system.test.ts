@@ -113,7 +113,7 @@ describe('through nginx', () => {
     expect(JSON.parse(made.body).error.request_id).toBe(id); // the service received and used it
 
     // nginx's access log: one JSON line with the route template and the upstream, for that id.
-    await eventually(() => readFileSync(stack.nginxAccessLog, 'utf8').includes(String(id)), 'the access log line', 10_000);
+    await eventually(() => readFileSync(stack.nginxAccessLog, 'utf8').includes(String(id)), 'the access log line', 30_000);
     const line = readFileSync(stack.nginxAccessLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['request_id'] === id);
     expect(line).toMatchObject({ route: PREDICT, status: 400, upstream: expect.stringMatching(/^127\.0\.0\.1:720\d$/), upstream_status: '400' });
   });
@@ -121,7 +121,7 @@ describe('through nginx', () => {
   it('logs route templates, never raw paths that may hold identifiers', async () => {
     await call(ENTRY, '/taxi-eta/v1/jobs/job-7f3a9c/results', { headers: { 'x-request-id': 'route-check-1' } });
     await call(ENTRY, '/flight-delay/patients/12345?name=x', { headers: { 'x-request-id': 'route-check-2' } });
-    await eventually(() => readFileSync(stack.nginxAccessLog, 'utf8').includes('route-check-2'), 'the access log lines', 10_000);
+    await eventually(() => readFileSync(stack.nginxAccessLog, 'utf8').includes('route-check-2'), 'the access log lines', 30_000);
     const log = readFileSync(stack.nginxAccessLog, 'utf8');
     expect(log).toContain('"route":"/taxi-eta/v1/jobs/:id/results"');
     expect(log).toContain('"route":"/flight-delay/*"');
@@ -144,7 +144,7 @@ describe('through nginx', () => {
     // The same body to POST /v1/jobs (512m at nginx) reaches a replica, whatever that replica answers.
     const job = await call(ENTRY, '/flight-delay/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'x-request-id': 'job-body-1' }, body: big });
     expect(job.headers['x-request-id']).toBe('job-body-1');
-    await eventually(() => readFileSync(stack.nginxAccessLog, 'utf8').includes('job-body-1'), 'the access log line', 10_000);
+    await eventually(() => readFileSync(stack.nginxAccessLog, 'utf8').includes('job-body-1'), 'the access log line', 30_000);
     const line = readFileSync(stack.nginxAccessLog, 'utf8').split('\n').filter((l) => l.includes('"job-body-1"'))[0]!;
     expect(JSON.parse(line)).toMatchObject({ route: '/flight-delay/v1/jobs', upstream: expect.stringMatching(/^127\.0\.0\.1:720\d/) });
   });
@@ -159,7 +159,7 @@ describe('through nginx', () => {
 
 describe('replicas behind nginx', () => {
   it('failover: SIGKILL one of three replicas under load → zero failed requests; restarted, it gets traffic again', async () => {
-    const load = steadyLoad({ port: ENTRY, path: PREDICT, body: FLIGHT, concurrency: 8, maxRequests: 200_000, maxMs: 200_000 });
+    const load = steadyLoad({ port: ENTRY, path: PREDICT, body: FLIGHT, concurrency: 8, intervalMs: 10, maxRequests: 500_000, maxMs: 400_000 });
     try {
       await load.after(300);
       const victim = stack.replica('flight-delay', 1);
@@ -171,10 +171,10 @@ describe('replicas behind nginx', () => {
     } finally {
       noFailures(await load.stop());
     }
-  });
+  }, 420_000);
 
   it('rolling restart: each replica in turn SIGTERMed (drains, exits 0) and restarted under load → zero failed requests', async () => {
-    const load = steadyLoad({ port: ENTRY, path: PREDICT, body: FLIGHT, concurrency: 8, maxRequests: 300_000, maxMs: 220_000 });
+    const load = steadyLoad({ port: ENTRY, path: PREDICT, body: FLIGHT, concurrency: 8, intervalMs: 10, maxRequests: 1_000_000, maxMs: 560_000 });
     try {
       await load.after(200);
       for (const replica of stack.replicas.filter((r) => r.service.name === 'flight-delay')) {
@@ -186,7 +186,7 @@ describe('replicas behind nginx', () => {
     } finally {
       noFailures(await load.stop());
     }
-  });
+  }, 580_000);
 });
 
 describe('monitoring against live replicas', () => {

@@ -206,7 +206,12 @@ export class Stack {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     replica.process = child;
-    replica.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    replica.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.stopping) this.say(`[${replica.label}] exited (${code ?? signal})`);
+        resolve(code ?? (signal ? -1 : null));
+      }),
+    );
     this.pipe(replica.label, child);
     await until(
       async () => (await probe(replica.port, '/health/ready')) === 200,

@@ -16,9 +16,10 @@ export interface SteadyLoad {
 }
 
 /**
- * A bounded, closed-loop load on loopback: `concurrency` clients each send one request, wait for its answer,
- * and send the next, over keep-alive connections (as a real caller does), until stopped or `maxRequests`
- * or `maxMs` is reached. Any answer other than 200, and any connection error, is a failure.
+ * A bounded, closed-loop load on loopback: `concurrency` clients each send one request, wait for its answer
+ * (and at least `intervalMs` since the last send), and send the next, over keep-alive connections (as a real
+ * caller does), until stopped or `maxRequests` or `maxMs` is reached. Paced, it leaves the CPU to the
+ * replicas that restart meanwhile. Any answer other than 200, and any connection error, is a failure.
  */
 export function steadyLoad(options: {
   port: number;
@@ -27,6 +28,7 @@ export function steadyLoad(options: {
   concurrency: number;
   maxRequests: number;
   maxMs: number;
+  intervalMs?: number;
 }): SteadyLoad {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const result: LoadResult = { sent: 0, ok: 0, failures: [] };
@@ -70,8 +72,10 @@ export function steadyLoad(options: {
 
   const client = async () => {
     while (!stopped && result.sent < options.maxRequests && Date.now() < deadline) {
+      const pace = new Promise((r) => setTimeout(r, options.intervalMs ?? 0));
       await one();
       done();
+      await pace;
     }
   };
   const clients = Promise.all(Array.from({ length: options.concurrency }, client)).then(() => {
