@@ -37,8 +37,14 @@ describe('infra/services.json', () => {
   it('lists every deployable with valid fields; a listed package that is absent here is skipped with its reason', () => {
     expect(services.map((s) => s.name)).toEqual(expect.arrayContaining(['flight-delay', 'taxi-eta']));
     const ghost: ServiceEntry = { ...services[0]!, name: 'ghost', package: '@predict/ghost', dir: 'services/ghost' };
-    expect(presence(ghost)).toEqual({ present: false, reason: expect.stringMatching(/services\/ghost does not exist/) });
+    expect(presence(ghost)).toEqual({ present: false, why: 'absent', reason: expect.stringMatching(/services\/ghost does not exist/) });
     expect(presence(services.find((s) => s.name === 'flight-delay')!)).toEqual({ present: true });
+  });
+
+  it('every listed package in this checkout is a devDependency here, so turbo builds it before test:system', () => {
+    const own = JSON.parse(readFileSync(path.join(__dirname, '../package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    const inCheckout = services.filter((s) => presence(s).present || (presence(s) as { why?: string }).why === 'unbuilt');
+    expect(inCheckout.filter((s) => !own.devDependencies[s.package]).map((s) => s.package)).toEqual([]);
   });
 
   it('refuses a bad entry, naming it', () => {

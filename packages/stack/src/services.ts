@@ -48,7 +48,7 @@ export function entryScript(service: ServiceEntry, root = REPO_ROOT): string {
   return path.join(root, service.dir, 'dist/main.js');
 }
 
-export type Presence = { present: true } | { present: false; reason: string };
+export type Presence = { present: true } | { present: false; why: 'absent' | 'unbuilt'; reason: string };
 
 /**
  * Whether a listed service can run here: its package exists and is built. A listed package that another
@@ -56,10 +56,10 @@ export type Presence = { present: true } | { present: false; reason: string };
  */
 export function presence(service: ServiceEntry, root = REPO_ROOT): Presence {
   if (!existsSync(path.join(root, service.dir, 'package.json'))) {
-    return { present: false, reason: `${service.package} is listed in infra/services.json but ${service.dir} does not exist here` };
+    return { present: false, why: 'absent', reason: `${service.package} is listed in infra/services.json but ${service.dir} does not exist here` };
   }
   if (!existsSync(entryScript(service, root))) {
-    return { present: false, reason: `${service.package} is not built (${service.dir}/dist/main.js is missing): run pnpm build` };
+    return { present: false, why: 'unbuilt', reason: `${service.package} is not built (${service.dir}/dist/main.js is missing): run pnpm build` };
   }
   return { present: true };
 }

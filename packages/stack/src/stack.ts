@@ -63,7 +63,7 @@ export class Stack {
   nginxPort: number | undefined;
   nginxConfig: string | undefined;
   readonly prometheusConfig: string;
-  readonly skipped: { service: ServiceEntry; reason: string }[] = [];
+  readonly skipped: { service: ServiceEntry; why: 'absent' | 'unbuilt'; reason: string }[] = [];
   readonly redisUrl: string;
   private nginx: ChildProcess | undefined;
   private redis: ChildProcess | undefined;
@@ -111,7 +111,7 @@ export class Stack {
       const here = presence(service);
       if (here.present) running.push(service);
       else {
-        this.skipped.push({ service, reason: here.reason });
+        this.skipped.push({ service, why: here.why, reason: here.reason });
         this.say(`WARNING: skipping ${service.name}: ${here.reason}`);
       }
     }
