@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   // Registered before the start: a Ctrl-C during start-up still stops what has started.
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGHUP', () => stop('SIGHUP'));
   try {
     await stack.boot();
   } catch (error) {

@@ -15,7 +15,7 @@ export async function launchNginx(options: { config: string; scratchDir: string;
   const nginx = findCommand('nginx') ?? 'nginx';
   const check = spawnSync(nginx, ['-t', '-q', '-p', options.scratchDir, '-c', configFile], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`nginx -t refused ${configFile}:\n${check.stderr}`);
-  const child = spawn(nginx, ['-p', options.scratchDir, '-c', configFile, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(nginx, ['-p', options.scratchDir, '-c', configFile, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   try {
     await until(async () => (await probe(options.port, '/health')) === 200, `nginx on port ${options.port}`, 30_000, () =>
       child.exitCode !== null ? `exited with code ${child.exitCode} (its error log is in ${options.scratchDir})` : undefined,

@@ -124,7 +124,12 @@ export class Stack {
     }
     const busy = [];
     for (const r of this.replicas) if (await portAnswers(r.port)) busy.push(`${r.label} → ${r.port}`);
-    if (busy.length) throw new Error(`ports already in use: ${busy.join(', ')} (pass --port-base or stop what listens there)`);
+    if (!this.options.noNginx) {
+      for (const [what, port] of [['nginx', this.options.port ?? 8080], ['nginx https', this.options.tls?.port]] as const) {
+        if (port !== undefined && (await portAnswers(port))) busy.push(`${what} → ${port}`);
+      }
+    }
+    if (busy.length) throw new Error(`ports already in use: ${busy.join(', ')} (pass --port / --port-base, or stop what listens there)`);
 
     const missing = installMissing(this.options.noNginx ? ['redis-server'] : ['nginx', 'redis-server'], this.say);
     await this.ensureRedis(missing.includes('redis-server'));
@@ -159,6 +164,7 @@ export class Stack {
     if (this.stopping) throw new Error('the stack is stopping');
     const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     this.redis = redis;
     this.pipe('redis', redis);
@@ -204,6 +210,8 @@ export class Stack {
         PORT: String(replica.port),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C reaches the launcher only, which stops nginx first.
+      detached: true,
     });
     replica.process = child;
     replica.exited = new Promise((resolve) =>
