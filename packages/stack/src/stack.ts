@@ -131,8 +131,13 @@ export class Stack {
     }
     if (busy.length) throw new Error(`ports already in use: ${busy.join(', ')} (pass --port / --port-base, or stop what listens there)`);
 
-    const missing = installMissing(this.options.noNginx ? ['redis-server'] : ['nginx', 'redis-server'], this.say);
-    await this.ensureRedis(missing.includes('redis-server'));
+    const redisUrl = new URL(this.redisUrl);
+    const redisHere = { host: redisUrl.hostname, port: Number(redisUrl.port || 6379) };
+    const redisAnswering = await redisAnswers(redisHere.host, redisHere.port);
+    // Install only what this run needs: nginx unless --no-nginx, redis-server when no Redis answers.
+    const missing = installMissing([...(this.options.noNginx ? [] : ['nginx']), ...(redisAnswering ? [] : ['redis-server'])], this.say);
+    if (redisAnswering) this.say(`redis: answers at ${redisHere.host}:${redisHere.port}`);
+    else await this.startRedis(redisHere, missing.includes('redis-server'));
 
     const byService = running.map((service) => ({ service, ports: layout.get(service.name) ?? [] }));
     writeFileSync(this.prometheusConfig, renderPrometheus(localPrometheusView(byService)));
@@ -145,14 +150,7 @@ export class Stack {
     } else await this.startNginx(byService);
   }
 
-  private async ensureRedis(notInstalled: boolean): Promise<void> {
-    const url = new URL(this.redisUrl);
-    const host = url.hostname;
-    const port = Number(url.port || 6379);
-    if (await redisAnswers(host, port)) {
-      this.say(`redis: answers at ${host}:${port}`);
-      return;
-    }
+  private async startRedis({ host, port }: { host: string; port: number }, notInstalled: boolean): Promise<void> {
     if (!['127.0.0.1', 'localhost'].includes(host)) {
       this.say(`WARNING: no Redis answers at ${host}:${port} (REDIS_URL); jobs will answer 503 until it does`);
       return;
