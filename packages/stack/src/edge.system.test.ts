@@ -168,6 +168,11 @@ describe('replicas behind nginx', () => {
       const victim = stack.replica('flight-delay', 1);
       expect(await stack.signalReplica(victim, 'SIGKILL')).toBe(-1);
       await load.after(1000); // nginx notices (passive health) and routes around it
+      // Requests that met the dead replica were answered by another: the access log lists both upstreams.
+      const retried = readFileSync(stack.nginxAccessLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(`"upstream":"127.0.0.1:${victim.port}, `) && l.includes('"status":200'));
+      expect(retried.length).toBeGreaterThan(0);
       await stack.startReplica(victim);
       await eventually(async () => (await predictionsServed(victim)) > 0, 'the restarted replica to receive predictions through nginx', 60_000);
       await load.after(200);
