@@ -7,7 +7,7 @@
  * This machine has 2 cores shared by autocannon, nginx and the replicas (nothing is pinned): (a) and (c) are
  * bounded by the box; (b) is the figure that carries to a bigger host.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { CONNECTIONS, ROUNDS, SECONDS, compareToFloor, load, median } from '@predict/bench-kit';
 import { answered } from '../src/monitoring-names';
 import { launchNginx } from '../src/nginx-process';
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(nginxes.map((n) => new Promise((resolve) => (n.child.once('exit', resolve), n.child.kill('SIGQUIT')))));
     await stack.stop();
+    rmSync(stack.scratchDir, { recursive: true, force: true });
   }
 }
 
