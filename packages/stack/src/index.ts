@@ -4,5 +4,5 @@ export { launchNginx } from './nginx-process';
 export { loadServices, presence, entryScript, REPO_ROOT, type ServiceEntry } from './services';
 export { replicaPorts, parseReplicas } from './ports';
 export { renderNginx, composeNginxView, localNginxView, DEFAULT_RATE_LIMIT, COMPOSE_NGINX_CONF, NGINX_TEMPLATE, type RateLimit } from './nginx-config';
-export { renderPrometheus, composePrometheusView, localPrometheusView, COMPOSE_PROMETHEUS_YML, ALERT_RULES, DASHBOARD } from './prometheus-config';
+export { renderLocalPrometheus, ALERT_RULES, DASHBOARD } from './prometheus-config';
 export { findCommand } from './system-tools';

@@ -7,7 +7,8 @@ export const NGINX_TEMPLATE = path.join(REPO_ROOT, 'infra/nginx/nginx.conf.musta
 export const COMPOSE_NGINX_CONF = path.join(REPO_ROOT, 'infra/nginx/compose.conf');
 
 /** Compose: the image is pinned (docker-compose.yml) to 1.30, which has `server … resolve` (>= 1.27.3). */
-export const COMPOSE_NGINX = { httpPort: 8080, tlsPort: 8443, resolver: '127.0.0.11', certDir: '/etc/nginx/certs' } as const;
+/** Ports inside the container: docker-compose.yml publishes ${HTTP_PORT:-8080}:80 (and its healthcheck calls :80). */
+export const COMPOSE_NGINX = { httpPort: 80, tlsPort: 443, resolver: '127.0.0.11', certDir: '/etc/nginx/certs' } as const;
 
 export interface RateLimit {
   /** Requests per second per client address and service. */

@@ -7,7 +7,7 @@ import { localNginxView, renderNginx, type RateLimit } from './nginx-config';
 import { launchNginx } from './nginx-process';
 import { replicaPorts } from './ports';
 import { probe, until } from './probe';
-import { localPrometheusView, renderPrometheus } from './prometheus-config';
+import { renderLocalPrometheus } from './prometheus-config';
 import { REPO_ROOT, entryScript, loadServices, presence, type ServiceEntry } from './services';
 import { installLine, installMissing, isRoot, portAnswers, redisAnswers } from './system-tools';
 
@@ -140,7 +140,7 @@ export class Stack {
     else await this.startRedis(redisHere, missing.includes('redis-server'));
 
     const byService = running.map((service) => ({ service, ports: layout.get(service.name) ?? [] }));
-    writeFileSync(this.prometheusConfig, renderPrometheus(localPrometheusView(byService)));
+    writeFileSync(this.prometheusConfig, renderLocalPrometheus(byService));
 
     await Promise.all(this.replicas.map((r) => this.startReplica(r)));
 
