@@ -50,7 +50,7 @@ runScript(async () => {
   const x = new Float32Array(golden.rows.length * FEATURE_COUNT);
   golden.rows.forEach((row, i) => featurize(row.input.features, x, i * FEATURE_COUNT));
   const expected = golden.rows.flatMap((r) => [r.risk, ...r.contributions]);
-  const results = [['golden', await compare(session, x, expected, golden.tolerance)] as const];
+  const results: [string, Awaited<ReturnType<typeof compare>>][] = [['golden', await compare(session, x, expected, golden.tolerance)]];
   const data = path.resolve(__dirname, 'data');
   if (existsSync(path.join(data, 'test.expected.f32'))) {
     results.push(['test matrix', await compare(session, readFloat32(path.join(data, 'test.features.f32')), readFloat32(path.join(data, 'test.expected.f32')), golden.tolerance)]);

@@ -8,7 +8,9 @@ import { httpShutdownSteps } from '../lifecycle/http-shutdown';
 import { registerShutdown } from '../lifecycle/shutdown';
 import { createLogger } from '../logging/logger';
 import { createServingMetrics, Registry } from '../metrics/metrics';
-import { assembleService } from './assemble-service';
+import { assembleService, type ServiceParts } from './assemble-service';
+import type { ServingMetrics } from '../metrics/metrics';
+import type { Logger } from '../logging/logger';
 import type { createServiceApp, ServiceAppDeps } from './create-service-app';
 
 export { runtimeOptions } from './runtime-options';
@@ -18,12 +20,14 @@ export function packageVersion(packageJsonPath: string): string {
   return (JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string }).version;
 }
 
-export interface RunServiceOptions<I, O, A, P = I> {
+export interface RunServiceOptions<I, O, A, P = I, C extends ServingEnv = ServingEnv> {
   service: string;
   version: string;
   predictor: PredictorDefinition<I, O, A, P>;
   /** A service's own config loader (its schema extends servingEnvSchema); loadServingConfig otherwise. */
-  loadConfig?: (env: NodeJS.ProcessEnv) => ServingEnv;
+  loadConfig?: (env: NodeJS.ProcessEnv) => C;
+  /** The service's own long-lived parts (see ServiceParts), made from its config. */
+  parts?: (context: { config: C; logger: Logger; metrics: ServingMetrics }) => ServiceParts<I, O, A, P>;
   env?: NodeJS.ProcessEnv;
   /** Defaults to createServiceApp; a service that adds routes passes its own createApp. */
   createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
@@ -33,12 +37,12 @@ export interface RunServiceOptions<I, O, A, P = I> {
  * Starts a prediction service: config (a bad value exits 1 naming the variable), logger, metrics, listen
  * (liveness answers at once; readiness once the model is warm), model load, and the shutdown sequence.
  */
-export async function runService<I, O, A, P>(
-  options: RunServiceOptions<I, O, A, P>,
+export async function runService<I, O, A, P, C extends ServingEnv = ServingEnv>(
+  options: RunServiceOptions<I, O, A, P, C>,
 ): Promise<{ server: Server; shutdown(reason: string, exitCode?: number): Promise<void> }> {
-  let config: ServingEnv;
+  let config: C;
   try {
-    config = (options.loadConfig ?? loadServingConfig)(options.env ?? process.env);
+    config = (options.loadConfig ?? (loadServingConfig as (env: NodeJS.ProcessEnv) => C))(options.env ?? process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(
@@ -48,7 +52,7 @@ export async function runService<I, O, A, P>(
     }
     throw error;
   }
-  const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
+  const logger = createLogger({ service: options.service, level: config.LOG_LEVEL, redactFields: options.predictor.redactFields });
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.service });
   const metrics = createServingMetrics(registry);
