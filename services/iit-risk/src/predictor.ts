@@ -70,7 +70,8 @@ export function createIitRiskPredictor(store?: FeatureStore) {
         setting: 'urban',
       },
     },
-    redactFields: ['patient_id', 'features'],
+    // Health data: never in a log line or the prediction log (top factors carry feature values).
+    redactFields: ['patient_id', 'features', 'top_factors'],
     maxBatchInstances: MAX_BATCH_INSTANCES,
     defaultModelDir: path.resolve(__dirname, '../model'),
     loadArtifacts: async (_dir, card: ModelCard): Promise<IitArtifacts> => {

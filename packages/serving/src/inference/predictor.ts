@@ -38,8 +38,8 @@ export interface PredictorDefinition<I, O, A, P = I> {
    */
   warmup?(artifacts: A, card: ModelCard): readonly I[] | Promise<readonly I[]>;
   /**
-   * Input fields that are personal or health data (`['patient_id', 'features']`): the service's logger writes
-   * them as `[REDACTED]` at any depth and the prediction log records the input without them.
+   * Input or output fields that are personal or health data (`['patient_id', 'features']`): the service's
+   * logger writes them as `[REDACTED]` at any depth and the prediction log records inputs and outputs without them.
    */
   redactFields?: readonly string[];
   /** Most instances one batch request takes (the queue must hold at least this many rows). */

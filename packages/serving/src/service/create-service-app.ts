@@ -97,12 +97,12 @@ function trustProxy(value: string): boolean | number | string {
 export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, extensions: ServiceAppExtensions<I, O> = {}): Express {
   const { config, logger, metrics, runtime, state, predictionLog } = deps;
   const predictor = runtime.definition;
-  // The prediction log records inputs without the predictor's personal fields.
+  // The prediction log records inputs and outputs without the predictor's personal fields.
   const redactFields = predictor.redactFields ?? [];
-  const loggedInput = (input: I): unknown =>
-    redactFields.length === 0 || typeof input !== 'object' || input === null
-      ? input
-      : Object.fromEntries(Object.entries(input).map(([k, v]) => [k, redactFields.includes(k) ? REDACTED : v]));
+  const logged = <T>(value: T): unknown =>
+    redactFields.length === 0 || typeof value !== 'object' || value === null
+      ? value
+      : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactFields.includes(k) ? REDACTED : v]));
   const auth = new ApiKeyAuth({ predictKeys: config.API_KEYS_PREDICT, adminKeys: config.API_KEYS_ADMIN });
   const json = jsonDecoder(config.BODY_LIMIT_BYTES);
   const envelope = batchEnvelopeSchema(predictor);
@@ -181,7 +181,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       await extensions.onPredictions?.({ res, requestId: requestIdOf(res) ?? '', model, predictions: [{ index: 0, input, output }] });
       res.json({ ...output, model });
       // After the answer is sent; with the log off nothing is built (the ?. skips the argument too).
-      predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input: loggedInput(input), output, latencyMs });
+      predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input: logged(input), output: logged(output), latencyMs });
     },
   });
   routes.add({
@@ -223,7 +223,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
         const time = Date.now();
         const ref = { name: model.name, version: model.version };
         results.forEach((result, k) => {
-          if (result.ok) predictionLog.record({ requestId: requestId ?? '', index: at[k] as number, at: time, model: ref, input: loggedInput(valid[k] as I), output: result.output, latencyMs });
+          if (result.ok) predictionLog.record({ requestId: requestId ?? '', index: at[k] as number, at: time, model: ref, input: logged(valid[k]), output: logged(result.output), latencyMs });
         });
       }
     },
