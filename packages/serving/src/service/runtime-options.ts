@@ -24,6 +24,7 @@ export function runtimeOptions(config: ServingEnv, logger: Logger, metrics: Serv
       maxQueueBytes: config.MAX_QUEUE_BYTES,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
     },
+    drift: config.DRIFT_MONITORING ? { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS, threshold: config.DRIFT_PSI_THRESHOLD } : undefined,
     metrics,
     logger,
   };
