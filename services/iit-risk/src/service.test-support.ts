@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startTestService } from '@predict/serving/testing';
+import { startTestService, type TestService } from '@predict/serving/testing';
 import { loadConfig } from './config';
 import { iitRiskParts } from './parts';
 import { iitRiskPredictor } from './predictor';
@@ -10,7 +10,7 @@ import type { PatientFeaturesInput } from './schema';
 export const TEST_HMAC_KEY = 'test-only-hmac-key-0123456789abcdef';
 
 /** iit-risk wired as main.ts wires it (real config, model, Redis connection, audit), without listening. */
-export function startIitService(env: Record<string, string>) {
+export function startIitService(env: Record<string, string>): Promise<TestService> {
   return startTestService({ predictor: iitRiskPredictor, loadConfig, parts: iitRiskParts, env: { AUDIT_HMAC_KEY: TEST_HMAC_KEY, ...env } });
 }
 

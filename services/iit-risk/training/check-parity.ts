@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a training step reports on the console */
 /**
  * Parity check of a trained version, contributions included: golden.json inputs -> featurize (src/features.ts,
  * the serving code) -> model.onnx in onnxruntime-node, against XGBoost's predict() and
