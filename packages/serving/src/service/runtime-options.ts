@@ -1,9 +1,10 @@
 import type { ServingEnv } from '../config/serving-config';
+import type { RuntimeOptions } from '../inference/predictor-runtime';
 import type { Logger } from '../logging/logger';
 import type { ServingMetrics } from '../metrics/metrics';
 
 /** Runtime options of a predictor from the serving variables. */
-export function runtimeOptions(config: ServingEnv, logger: Logger, metrics: ServingMetrics | undefined) {
+export function runtimeOptions(config: ServingEnv, logger: Logger, metrics: ServingMetrics | undefined): RuntimeOptions {
   return {
     modelDir: config.MODEL_DIR,
     version: config.MODEL_VERSION,
