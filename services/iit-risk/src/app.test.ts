@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { connectTestRedis, deleteKeys, testRedisUrl, uniqueKeyPrefix, type TestService } from '@predict/serving/testing';
+import { connectTestRedis, deleteKeys, eventually, testRedisUrl, uniqueKeyPrefix, type TestService } from '@predict/serving/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { COLUMN, FEATURE_NAMES } from './features';
@@ -101,6 +101,8 @@ describe('iit-risk over HTTP, on a real Redis', () => {
       .set(auth)
       .send({ instances: [...ids.map((patient_id) => ({ patient_id })), { patient_id: 'nobody-here' }, { features: features(30) }] })
       .expect(200);
+    // The feed is ordered: once the audit script (after the lookups) has been seen, every lookup has.
+    await eventually(() => commands.includes('eval'), 'the audit script in the MONITOR feed');
     monitor.disconnect();
     expect(res.body.succeeded).toBe(21);
     expect(res.body.predictions[20].error.code).toBe('patient_not_found');

@@ -28,7 +28,7 @@ describe.each([
 
   beforeAll(async () => {
     redis = await TestRedisServer.start();
-    service = await startIitService({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'iit-outage:', AUDIT_REQUIRED: required, REDIS_COMMAND_TIMEOUT_MS: '500' });
+    service = await startIitService({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'iit-outage:', AUDIT_REQUIRED: required, REDIS_COMMAND_TIMEOUT_MS: '500', LOG_LEVEL: 'debug', ACCESS_LOG: 'true' });
     await request(service.app).put('/v1/patients/P-1/features').send(features);
     await until(() => request(service.app).put('/v1/patients/P-1/features').send(features), 204, 'the store to answer');
     await request(service.app).post('/v1/predict').send({ patient_id: 'P-1' }).expect(200);
@@ -38,6 +38,8 @@ describe.each([
   afterAll(async () => {
     await service.stop();
     await redis.stop();
+    // Outage lines (Redis unavailable, 503s) never carry the patient id either.
+    expect(JSON.stringify(service.logs.lines)).not.toContain('P-1');
   });
 
   it('answers store-backed predictions 503 with a clear message', async () => {
