@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -166,7 +166,17 @@ def quantize_leaves(booster: xgb.Booster, headroom_bits: int = 1) -> tuple[xgb.B
     return out, step
 
 
-def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: str) -> onnx.NodeProto:
+def _ensemble_node(
+    ens: Ensemble,
+    leaf_targets: Callable[[int, int], Sequence[Tuple[int, float]]],
+    n_targets: int,
+    base_values: Optional[Sequence[float]],
+    input_name: str,
+    output_name: str,
+    name: str,
+) -> onnx.NodeProto:
+    """A TreeEnsembleRegressor over the ensemble's trees; `leaf_targets(tree, node)` gives a leaf's
+    (target id, weight) pairs."""
     treeids, nodeids, featureids, modes, values = [], [], [], [], []
     truenodeids, falsenodeids, missing_true = [], [], []
     t_treeids, t_nodeids, t_ids, t_weights = [], [], [], []
@@ -181,10 +191,11 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
                 truenodeids.append(0)
                 falsenodeids.append(0)
                 missing_true.append(0)
-                t_treeids.append(tid)
-                t_nodeids.append(nid)
-                t_ids.append(0)
-                t_weights.append(float(t.threshold[nid]))
+                for target, weight in leaf_targets(tid, nid):
+                    t_treeids.append(tid)
+                    t_nodeids.append(nid)
+                    t_ids.append(int(target))
+                    t_weights.append(float(weight))
             else:
                 featureids.append(int(t.feature[nid]))
                 modes.append("BRANCH_LT")
@@ -198,10 +209,10 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
         [output_name],
         name=name,
         domain="ai.onnx.ml",
-        n_targets=1,
+        n_targets=n_targets,
         aggregate_function="SUM",
         post_transform="NONE",
-        base_values=[ens.margin_offset],
+        **({} if base_values is None else {"base_values": list(base_values)}),
         nodes_treeids=treeids,
         nodes_nodeids=nodeids,
         nodes_featureids=featureids,
@@ -214,6 +225,13 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
         target_nodeids=t_nodeids,
         target_ids=t_ids,
         target_weights=t_weights,
+    )
+
+
+def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: str) -> onnx.NodeProto:
+    """One target: each leaf's value, plus the margin offset."""
+    return _ensemble_node(
+        ens, lambda tid, nid: [(0, float(ens.trees[tid].threshold[nid]))], 1, [ens.margin_offset], input_name, output_name, name
     )
 
 
@@ -270,62 +288,17 @@ def approx_leaf_contributions(booster: xgb.Booster) -> Tuple[List[dict], float]:
 
 def _contributions_node(booster: xgb.Booster, num_features: int, input_name: str, output_name: str) -> onnx.NodeProto:
     """A TreeEnsembleRegressor with num_features + 1 targets: each leaf carries its path's contribution per
-    feature (approx_leaf_contributions), and every leaf of the first tree the bias (last target)."""
-    ens = parse_booster(booster)
+    feature (approx_leaf_contributions), and every leaf of the first tree the bias (last target): each row
+    reaches exactly one leaf of it, and onnxruntime leaves base_values out of a target no leaf names."""
     per_tree, bias = approx_leaf_contributions(booster)
-    treeids, nodeids, featureids, modes, values = [], [], [], [], []
-    truenodeids, falsenodeids, missing_true = [], [], []
-    t_treeids, t_nodeids, t_ids, t_weights = [], [], [], []
-    for tid, (t, leaves) in enumerate(zip(ens.trees, per_tree)):
-        for nid in range(len(t.left)):
-            treeids.append(tid)
-            nodeids.append(nid)
-            if t.left[nid] < 0:
-                featureids.append(0)
-                modes.append("LEAF")
-                values.append(0.0)
-                truenodeids.append(0)
-                falsenodeids.append(0)
-                missing_true.append(0)
-                contribs = dict(leaves.get(nid, {}))
-                if tid == 0:
-                    # The bias rides on every leaf of the first tree (each row reaches exactly one):
-                    # onnxruntime leaves base_values out of a target no leaf names.
-                    contribs[num_features] = np.float32(bias)
-                for f, w in sorted(contribs.items()):
-                    t_treeids.append(tid)
-                    t_nodeids.append(nid)
-                    t_ids.append(int(f))
-                    t_weights.append(float(w))
-            else:
-                featureids.append(int(t.feature[nid]))
-                modes.append("BRANCH_LT")
-                values.append(float(t.threshold[nid]))
-                truenodeids.append(int(t.left[nid]))
-                falsenodeids.append(int(t.right[nid]))
-                missing_true.append(int(t.default_left[nid]))
-    return helper.make_node(
-        "TreeEnsembleRegressor",
-        [input_name],
-        [output_name],
-        name=f"{output_name}_trees",
-        domain="ai.onnx.ml",
-        n_targets=num_features + 1,
-        aggregate_function="SUM",
-        post_transform="NONE",
-        nodes_treeids=treeids,
-        nodes_nodeids=nodeids,
-        nodes_featureids=featureids,
-        nodes_modes=modes,
-        nodes_values=values,
-        nodes_truenodeids=truenodeids,
-        nodes_falsenodeids=falsenodeids,
-        nodes_missing_value_tracks_true=missing_true,
-        target_treeids=t_treeids,
-        target_nodeids=t_nodeids,
-        target_ids=t_ids,
-        target_weights=t_weights,
-    )
+
+    def targets(tid: int, nid: int) -> list:
+        contribs = dict(per_tree[tid].get(nid, {}))
+        if tid == 0:
+            contribs[num_features] = np.float32(bias)
+        return sorted(contribs.items())
+
+    return _ensemble_node(parse_booster(booster), targets, num_features + 1, None, input_name, output_name, f"{output_name}_trees")
 
 
 def build_model(
