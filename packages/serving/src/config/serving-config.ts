@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseKeyEntry } from '../auth/api-keys';
 import { isRedisKeyPrefix, isRedisUrl } from '../redis/redis-url';
-import { boolVar, intVar, listVar, optionalStringVar, parseEnv } from './env';
+import { boolVar, intVar, listVar, numberVar, optionalStringVar, parseEnv } from './env';
 import { ConfigError } from './config-error';
 
 const MIN_KEY_LENGTH = 16;
@@ -83,6 +83,15 @@ export const servingEnvSchema = z.object({
   /** Entries per pipelined write. */
   PREDICTION_LOG_BATCH: intVar(100, 1, 10_000),
   // --- end Redis and the prediction log ---
+  // --- drift monitoring (packages/serving/src/drift): on for a model whose card has a drift_reference ---
+  DRIFT_MONITORING: boolVar(true),
+  /** Served rows in the sliding window compared with the training reference. */
+  DRIFT_WINDOW_ROWS: intVar(5000, 10, 1_000_000),
+  /** No PSI is reported until the window holds this many rows. */
+  DRIFT_MIN_ROWS: intVar(500, 1, 1_000_000),
+  /** model_drift_detected is 1 when any feature's PSI is above this. */
+  DRIFT_PSI_THRESHOLD: numberVar(0.25, 0, 100),
+  // --- end drift monitoring ---
 });
 
 export type ServingEnv = z.output<typeof servingEnvSchema>;

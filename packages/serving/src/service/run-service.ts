@@ -11,7 +11,9 @@ import { registerShutdown } from '../lifecycle/shutdown';
 import { createLogger } from '../logging/logger';
 import { ClusterWorkerRegistry, serveClusterMetrics } from '../metrics/cluster-metrics';
 import { createServingMetrics, Registry } from '../metrics/metrics';
-import { assembleService } from './assemble-service';
+import { assembleService, type ServiceParts } from './assemble-service';
+import type { ServingMetrics } from '../metrics/metrics';
+import type { Logger } from '../logging/logger';
 import type { createServiceApp, ServiceAppDeps } from './create-service-app';
 
 export { runtimeOptions } from './runtime-options';
@@ -21,12 +23,14 @@ export function packageVersion(packageJsonPath: string): string {
   return (JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string }).version;
 }
 
-export interface RunServiceOptions<I, O, A, P = I> {
+export interface RunServiceOptions<I, O, A, P = I, C extends ServingEnv = ServingEnv> {
   service: string;
   version: string;
   predictor: PredictorDefinition<I, O, A, P>;
   /** A service's own config loader (its schema extends servingEnvSchema); loadServingConfig otherwise. */
-  loadConfig?: (env: NodeJS.ProcessEnv) => ServingEnv;
+  loadConfig?: (env: NodeJS.ProcessEnv) => C;
+  /** The service's own long-lived parts (see ServiceParts), made from its config. */
+  parts?: (context: { config: C; logger: Logger; metrics: ServingMetrics }) => ServiceParts<I, O, A, P>;
   env?: NodeJS.ProcessEnv;
   /** Defaults to createServiceApp; a service that adds routes passes its own createApp. */
   createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
@@ -38,12 +42,12 @@ export interface RunServiceOptions<I, O, A, P = I> {
  * With WORKERS=N > 1 this process becomes the primary of N such processes on one port (lifecycle/cluster)
  * and `server` is undefined in it.
  */
-export async function runService<I, O, A, P>(
-  options: RunServiceOptions<I, O, A, P>,
+export async function runService<I, O, A, P, C extends ServingEnv = ServingEnv>(
+  options: RunServiceOptions<I, O, A, P, C>,
 ): Promise<{ server: Server | undefined; shutdown(reason: string, exitCode?: number): Promise<void> }> {
-  let config: ServingEnv;
+  let config: C;
   try {
-    config = (options.loadConfig ?? loadServingConfig)(options.env ?? process.env);
+    config = (options.loadConfig ?? (loadServingConfig as (env: NodeJS.ProcessEnv) => C))(options.env ?? process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(
@@ -53,7 +57,7 @@ export async function runService<I, O, A, P>(
     }
     throw error;
   }
-  const serviceLogger = createLogger({ service: options.service, level: config.LOG_LEVEL });
+  const serviceLogger = createLogger({ service: options.service, level: config.LOG_LEVEL, redactFields: options.predictor.redactFields });
   const logger = cluster.isWorker ? serviceLogger.child({ worker: cluster.worker?.id }) : serviceLogger;
   // --- WORKERS: several processes of the service on one port ---
   if (config.WORKERS > 1 && cluster.isPrimary) {
