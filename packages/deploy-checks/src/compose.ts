@@ -31,6 +31,11 @@ export function composeVariables(services: readonly Deployable[]): EnvVar[] {
     { name: 'PROMETHEUS_PORT', example: '9090', doc: 'Host port of Prometheus (profile monitoring).' },
     { name: 'GRAFANA_PORT', example: '3000', doc: 'Host port of Grafana (profile monitoring).' },
     { name: 'GRAFANA_ADMIN_PASSWORD', example: 'change-me-too', doc: 'Required with the monitoring profile. Grafana admin password.' },
+    ...[...new Set(services.flatMap((s) => s.secrets))].map((name) => ({
+      name,
+      example: 'change-me-to-a-long-random-string',
+      doc: `Required by ${services.filter((s) => s.secrets.includes(name)).map((s) => s.name).join(', ')} (a secret: set a long random value; never commit it).`,
+    })),
     ...services.flatMap((s) => [
       { name: `${envPrefix(s)}_REPLICAS`, example: String(SIZING[s.kind].replicas), doc: `Containers of ${s.name}.` },
       ...(s.kind === 'prediction'
@@ -60,6 +65,7 @@ function deployable(s: Deployable): Record<string, unknown> {
     SHUTDOWN_GRACE_MS: String(SHUTDOWN.graceMs),
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN.timeoutMs),
   };
+  for (const name of s.secrets) environment[name] = `\${${name}:?set ${name} in .env (see .env.example)}`;
   if (s.kind === 'prediction') {
     environment['WORKERS'] = ref(`${prefix}_WORKERS`, '1');
     environment['MODEL_DIR'] = `/models/${s.name}`;

@@ -19,9 +19,9 @@ describe('generated deployment files', () => {
     try {
       const file = path.join(dir, 'services.json');
       writeFileSync(file, JSON.stringify({ services: [...services, { ...services[0], name: 'copy' }] }));
-      expect(() => loadRegistry(file)).toThrow(/port \d+ appears twice/);
+      expect(() => loadRegistry(file)).toThrow(/duplicate port \d+/);
       writeFileSync(file, JSON.stringify({ services: [...services, { ...services[0], port: 7399 }] }));
-      expect(() => loadRegistry(file)).toThrow(/name \S+ appears twice/);
+      expect(() => loadRegistry(file)).toThrow(/duplicate name '\S+'/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

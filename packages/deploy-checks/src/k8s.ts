@@ -40,6 +40,7 @@ function deployment(s: Deployable): IDeployment {
     secretEnv('REDIS_URL', s.kind === 'prediction'),
     secretEnv('API_KEYS_PREDICT', true),
     secretEnv('API_KEYS_ADMIN', true),
+    ...s.secrets.map((name) => secretEnv(name, false)),
   ];
   if (s.kind === 'prediction') env.push({ name: 'WORKERS', value: '1' });
   const probe = (path: string, periodSeconds: number, failureThreshold: number): IContainer['readinessProbe'] => ({

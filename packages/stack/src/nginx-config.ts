@@ -45,6 +45,8 @@ export interface NginxView {
 
 interface ServiceView extends ServiceEntry, RateLimit {
   id: string;
+  /** The service's identifier-bearing routes: an nginx regex of the path and the template logged for it. */
+  templates: { pattern: string; template: string }[];
   prediction: boolean;
   worker: boolean;
   servers: NginxServer[];
@@ -60,6 +62,10 @@ function serviceViews(
     ...s,
     ...(overrides[s.name] ?? limit),
     id: s.name.replace(/-/g, '_'),
+    templates: s.routes.map((route) => ({
+      pattern: `~^/${s.name}${route.replace(/\/:[a-z_]+/g, '/[^/]+').replace(/\./g, '\\.')}$`,
+      template: `/${s.name}${route}`,
+    })),
     prediction: s.kind === 'prediction',
     worker: s.kind === 'worker',
     servers: servers(s),

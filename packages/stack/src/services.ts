@@ -13,11 +13,22 @@ const serviceSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'lowercase letters, digits and dashes (it is a URL prefix and a compose service name)'),
   package: z.string().min(1),
   dir: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
+  port: z.number().int().min(1024).max(65535),
   kind: z.enum(['prediction', 'worker']),
   bodyLimit: nginxSize,
   jobsBodyLimit: nginxSize.optional(),
   timeoutSeconds: z.number().int().min(1).max(3600),
+  /**
+   * Variables the service refuses to start without and that must never be committed (e.g. iit-risk's
+   * AUDIT_HMAC_KEY): compose requires them from .env, Kubernetes reads them from the Secret, and `pnpm stack`
+   * makes a random one for the run when unset.
+   */
+  /**
+   * The service's own routes whose path holds an identifier, as templates (`/v1/patients/:patient_id/features`):
+   * nginx's access log records the template, never the raw path.
+   */
+  routes: z.array(z.string().regex(/^(\/(:[a-z_]+|[A-Za-z0-9_.-]+))+$/, 'a path template: /segment or /:param per segment')).default([]),
+  secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name')).default([]),
 });
 
 export type ServiceEntry = z.output<typeof serviceSchema>;
@@ -26,7 +37,9 @@ const fileSchema = z.object({ services: z.array(serviceSchema).min(1) }).superRe
   const seen = new Set<string>();
   for (const [i, s] of file.services.entries()) {
     if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: `duplicate name '${s.name}'` });
+    if (seen.has(`port ${s.port}`)) ctx.addIssue({ code: 'custom', path: ['services', i, 'port'], message: `duplicate port ${s.port}` });
     seen.add(s.name);
+    seen.add(`port ${s.port}`);
     if (s.kind === 'prediction' && s.jobsBodyLimit === undefined) {
       ctx.addIssue({ code: 'custom', path: ['services', i, 'jobsBodyLimit'], message: 'a prediction service needs one (POST /v1/jobs)' });
     }

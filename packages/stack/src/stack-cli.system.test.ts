@@ -16,10 +16,10 @@ describe('pnpm stack', () => {
     expect(bad.stderr).toMatch(/--replicas: 'flight-delay=x' is not name=count/);
   });
 
-  it('starts Redis (none answers at its REDIS_URL) and the services behind nginx, prints the summary and URLs, and stops everything on SIGTERM', async () => {
+  it('starts Redis (none answers at its REDIS_URL) and every listed service behind nginx, prints the summary and URLs, and stops everything on SIGTERM', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-cli-'));
     const child = spawn(process.execPath, [MAIN, '--replicas', 'flight-delay=2,taxi-eta=1', '--port', '7250', '--port-base', '7251', '--quiet'], {
-      env: { ...process.env, ACCESS_LOG: 'false', LOG_LEVEL: 'warn', STACK_DIR: dir, REDIS_URL: 'redis://127.0.0.1:7254' },
+      env: { ...process.env, ACCESS_LOG: 'false', LOG_LEVEL: 'warn', STACK_DIR: dir, REDIS_URL: 'redis://127.0.0.1:7249' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -29,7 +29,7 @@ describe('pnpm stack', () => {
     try {
       await eventually(() => output.includes('all ready') || child.exitCode !== null, 'the stack to be ready', 200_000);
       expect(output).toContain('all ready');
-      expect(output).toContain('redis: started redis-server on 127.0.0.1:7254');
+      expect(output).toContain('redis: started redis-server on 127.0.0.1:7249');
       expect(output).toMatch(/flight-delay\s+1\s+7251\s+\d+\s+ready/);
       expect(output).toMatch(/flight-delay\s+2\s+7252\s+\d+\s+ready/);
       expect(output).toMatch(/taxi-eta\s+1\s+7253\s+\d+\s+ready/);
@@ -42,6 +42,6 @@ describe('pnpm stack', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(output).toContain('stopped');
-    for (const port of [7250, 7251, 7252, 7253, 7254]) expect({ port, answers: await portAnswers(port) }).toEqual({ port, answers: false });
+    for (const port of [7249, 7250, 7251, 7252, 7253]) expect({ port, answers: await portAnswers(port) }).toEqual({ port, answers: false });
   });
 });

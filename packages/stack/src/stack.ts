@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
@@ -70,6 +71,7 @@ export class Stack {
   private readonly logs = new Map<string, WriteStream>();
   private readonly say: (line: string) => void;
   private stopping = false;
+  private readonly runSecrets = new Map<string, string>();
 
   private constructor(private readonly options: StackOptions) {
     this.say = say(options);
@@ -194,6 +196,24 @@ export class Stack {
     }
   }
 
+  /**
+   * A service's secret variables (infra/services.json `secrets`): from the environment, else a random value
+   * made once per run, and said (fine for a developer's stack; a real deployment sets them).
+   */
+  private secretsFor(service: ServiceEntry): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const name of service.secrets) {
+      let value = this.options.env?.[name] ?? process.env[name] ?? this.runSecrets.get(name);
+      if (!value) {
+        value = randomBytes(32).toString('hex');
+        this.runSecrets.set(name, value);
+        this.say(`${name} is not set: ${service.name} gets a random one for this run (set it to keep it across runs)`);
+      }
+      values[name] = value;
+    }
+    return values;
+  }
+
   /** Starts (or restarts) one replica on its port and resolves when its readiness answers 200. */
   async startReplica(replica: Replica): Promise<void> {
     if (this.stopping) throw new Error('the stack is stopping');
@@ -204,6 +224,7 @@ export class Stack {
         NODE_ENV: process.env['NODE_ENV'] ?? 'production',
         REDIS_URL: this.redisUrl,
         ...this.options.env,
+        ...this.secretsFor(replica.service),
         HOST: '127.0.0.1',
         PORT: String(replica.port),
       },
