@@ -6,7 +6,10 @@ Graph (build_model): one input, one float32 [batch, 1] output per (name, booster
       -> ai.onnx.ml TreeEnsembleRegressor (binary:logistic trees, margin) -> Sigmoid -> <name> [batch, 1]
       -> ai.onnx.ml TreeEnsembleRegressor (reg:squarederror trees)                  -> <name> [batch, 1]
 flight-delay: probability_delayed (classifier) + expected_delay_minutes (regressor), through to_onnx();
-taxi-eta: log_duration (a regressor on log1p(seconds)).
+taxi-eta: log_duration (a regressor on log1p(seconds));
+iit-risk: risk (a classifier) + contributions [batch, F + 1] (approx_contributions: XGBoost's per-leaf
+approximate feature contributions on the margin scale, the last column the bias, as a second tree ensemble
+with one target per feature in the same graph).
 
 Tree semantics carried over exactly:
   * XGBoost goes to the left child when x < threshold  -> mode BRANCH_LT, true branch = left child;
@@ -24,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -163,7 +166,17 @@ def quantize_leaves(booster: xgb.Booster, headroom_bits: int = 1) -> tuple[xgb.B
     return out, step
 
 
-def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: str) -> onnx.NodeProto:
+def _ensemble_node(
+    ens: Ensemble,
+    leaf_targets: Callable[[int, int], Sequence[Tuple[int, float]]],
+    n_targets: int,
+    base_values: Optional[Sequence[float]],
+    input_name: str,
+    output_name: str,
+    name: str,
+) -> onnx.NodeProto:
+    """A TreeEnsembleRegressor over the ensemble's trees; `leaf_targets(tree, node)` gives a leaf's
+    (target id, weight) pairs."""
     treeids, nodeids, featureids, modes, values = [], [], [], [], []
     truenodeids, falsenodeids, missing_true = [], [], []
     t_treeids, t_nodeids, t_ids, t_weights = [], [], [], []
@@ -178,10 +191,11 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
                 truenodeids.append(0)
                 falsenodeids.append(0)
                 missing_true.append(0)
-                t_treeids.append(tid)
-                t_nodeids.append(nid)
-                t_ids.append(0)
-                t_weights.append(float(t.threshold[nid]))
+                for target, weight in leaf_targets(tid, nid):
+                    t_treeids.append(tid)
+                    t_nodeids.append(nid)
+                    t_ids.append(int(target))
+                    t_weights.append(float(weight))
             else:
                 featureids.append(int(t.feature[nid]))
                 modes.append("BRANCH_LT")
@@ -195,10 +209,10 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
         [output_name],
         name=name,
         domain="ai.onnx.ml",
-        n_targets=1,
+        n_targets=n_targets,
         aggregate_function="SUM",
         post_transform="NONE",
-        base_values=[ens.margin_offset],
+        **({} if base_values is None else {"base_values": list(base_values)}),
         nodes_treeids=treeids,
         nodes_nodeids=nodeids,
         nodes_featureids=featureids,
@@ -214,20 +228,96 @@ def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: 
     )
 
 
+def _tree_ensemble_node(ens: Ensemble, input_name: str, output_name: str, name: str) -> onnx.NodeProto:
+    """One target: each leaf's value, plus the margin offset."""
+    return _ensemble_node(
+        ens, lambda tid, nid: [(0, float(ens.trees[tid].threshold[nid]))], 1, [ens.margin_offset], input_name, output_name, name
+    )
+
+
+def node_mean_values(tree: dict) -> np.ndarray:
+    """XGBoost's FillNodeMeanValues for one tree of the model JSON: a leaf's value, or the cover-weighted mean
+    of its children's, in float32 arithmetic as XGBoost computes it."""
+    left, right = tree["left_children"], tree["right_children"]
+    value = np.asarray(tree["split_conditions"], dtype=np.float32)
+    hess = np.asarray(tree["sum_hessian"], dtype=np.float32)
+    mean = np.zeros(len(left), dtype=np.float32)
+
+    def fill(n: int) -> np.float32:
+        if left[n] == -1:
+            mean[n] = value[n]
+        else:
+            r = np.float32(fill(left[n]) * hess[left[n]])
+            r = np.float32(r + np.float32(fill(right[n]) * hess[right[n]]))
+            mean[n] = np.float32(r / hess[n])
+        return mean[n]
+
+    fill(0)
+    return mean
+
+
+def approx_leaf_contributions(booster: xgb.Booster) -> Tuple[List[dict], float]:
+    """For every tree, {leaf node id: {feature: contribution}}: what XGBoost's
+    pred_contribs(approx_contribs=True) adds for a row reaching that leaf (Saabas: along the path from the root,
+    each split's feature gets the change in node mean value). Returns (per-tree dicts, bias): the bias is the
+    margin offset plus every tree's root mean value."""
+    ens = parse_booster(booster)
+    trees = _model_json(booster)["learner"]["gradient_booster"]["model"]["trees"]
+    per_tree: List[dict] = []
+    bias = float(np.float32(ens.margin_offset))
+    for t in trees:
+        mean = node_mean_values(t)
+        left, right, split = t["left_children"], t["right_children"], t["split_indices"]
+        bias += float(mean[0])
+        leaves: dict = {}
+
+        def walk(n: int, acc: dict) -> None:
+            if left[n] == -1:
+                leaves[n] = acc
+                return
+            for child in (left[n], right[n]):
+                step = dict(acc)
+                f = int(split[n])
+                step[f] = np.float32(step.get(f, np.float32(0)) + np.float32(mean[child] - mean[n]))
+                walk(child, step)
+
+        walk(0, {})
+        per_tree.append(leaves)
+    return per_tree, bias
+
+
+def _contributions_node(booster: xgb.Booster, num_features: int, input_name: str, output_name: str) -> onnx.NodeProto:
+    """A TreeEnsembleRegressor with num_features + 1 targets: each leaf carries its path's contribution per
+    feature (approx_leaf_contributions), and every leaf of the first tree the bias (last target): each row
+    reaches exactly one leaf of it, and onnxruntime leaves base_values out of a target no leaf names."""
+    per_tree, bias = approx_leaf_contributions(booster)
+
+    def targets(tid: int, nid: int) -> list:
+        contribs = dict(per_tree[tid].get(nid, {}))
+        if tid == 0:
+            contribs[num_features] = np.float32(bias)
+        return sorted(contribs.items())
+
+    return _ensemble_node(parse_booster(booster), targets, num_features + 1, None, input_name, output_name, f"{output_name}_trees")
+
+
 def build_model(
     targets: Sequence[Tuple[str, xgb.Booster]],
     num_features: int,
     graph_name: str = "xgboost",
     feature_names: Optional[Sequence[str]] = None,
     metadata: Optional[dict] = None,
+    contributions: Optional[Tuple[str, xgb.Booster]] = None,
 ) -> onnx.ModelProto:
     """One ONNX model with input `features` float32 [batch, num_features] and one float32 [batch, 1] output per
     (output name, booster): the sigmoid of the margin for binary:logistic, the margin itself for
     reg:squarederror. Nodes are named after their output: `<name>_trees` (+ `<name>_margin` and
-    `<name>_sigmoid` for a classifier)."""
+    `<name>_sigmoid` for a classifier). `contributions=(name, booster)` adds the output `<name>` float32
+    [batch, num_features + 1]: the booster's approximate per-feature contributions to the margin, last column
+    the bias (XGBoost's pred_contribs(approx_contribs=True))."""
     if not targets:
         raise ValueError("at least one (output name, booster) is required")
-    names = [name for name, _ in targets]
+    names = [name for name, _ in targets] + ([contributions[0]] if contributions else [])
     if len(set(names)) != len(names) or "features" in names:
         raise ValueError(f"output names must be unique and differ from the input 'features': {names}")
     nodes = []
@@ -240,11 +330,18 @@ def build_model(
             nodes.append(helper.make_node("Sigmoid", [f"{name}_margin"], [name], name=f"{name}_sigmoid"))
         else:
             nodes.append(_tree_ensemble_node(ens, "features", name, f"{name}_trees"))
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 1]) for name, _ in targets]
+    if contributions:
+        name, booster = contributions
+        if parse_booster(booster).num_feature > num_features:
+            raise ValueError(f"the booster of {name} uses more features than the input has ({num_features})")
+        nodes.append(_contributions_node(booster, num_features, "features", name))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", num_features + 1]))
     graph = helper.make_graph(
         nodes,
         graph_name,
         inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", num_features])],
-        outputs=[helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 1]) for name in names],
+        outputs=outputs,
     )
     model = helper.make_model(
         graph,

@@ -56,8 +56,8 @@ class TreeEnsembleInterpreter:
         self.attrs = a
         assert a["aggregate_function"] in (b"SUM", "SUM")
         assert a["post_transform"] in (b"NONE", "NONE")
-        assert a["n_targets"] == 1
-        self.base = float(a["base_values"][0]) if "base_values" in a else 0.0
+        self.targets = int(a["n_targets"])
+        self.base = np.asarray(a["base_values"], dtype=np.float64) if "base_values" in a else np.zeros(self.targets)
         self.nodes = {}
         for i, (t, n) in enumerate(zip(a["nodes_treeids"], a["nodes_nodeids"])):
             mode = a["nodes_modes"][i]
@@ -71,25 +71,26 @@ class TreeEnsembleInterpreter:
             )
         self.weights = {}
         for t, n, tid, w in zip(a["target_treeids"], a["target_nodeids"], a["target_ids"], a["target_weights"]):
-            assert tid == 0
-            self.weights[(t, n)] = self.weights.get((t, n), 0.0) + float(np.float32(w))
+            assert 0 <= tid < self.targets
+            self.weights.setdefault((t, n), np.zeros(self.targets))[tid] += float(np.float32(w))
         children = {(t, c) for (t, _), nd in self.nodes.items() if nd["mode"] != "LEAF" for c in (nd["true"], nd["false"])}
         self.roots = sorted(k for k in self.nodes if k not in children)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        out = np.full(x.shape[0], self.base, dtype=np.float64)
+        """[rows] for one target, [rows, n_targets] otherwise."""
+        out = np.tile(self.base, (x.shape[0], 1))
         for r in range(x.shape[0]):
             for tree, node in self.roots:
                 while True:
                     nd = self.nodes[(tree, node)]
                     if nd["mode"] == "LEAF":
-                        out[r] += self.weights[(tree, node)]
+                        out[r] += self.weights.get((tree, node), 0.0)
                         break
                     assert nd["mode"] == "BRANCH_LT", nd["mode"]
                     v = x[r, nd["feature"]]
                     take_true = nd["missing_true"] if np.isnan(v) else v < nd["value"]
                     node = nd["true"] if take_true else nd["false"]
-        return out
+        return out[:, 0] if self.targets == 1 else out
 
 
 def interpret(model: onnx.ModelProto, x: np.ndarray) -> dict:
@@ -254,6 +255,35 @@ def write_fixture(name: str, description: str, model: onnx.ModelProto, features:
         ],
     }
     (FIXTURE_DIR / f"{name}.json").write_text(json.dumps(fixture, indent=1) + "\n")
+
+
+class ContributionsTest(unittest.TestCase):
+    """build_model(contributions=...): XGBoost's approximate contributions as a second, multi-target ensemble."""
+
+    F = 6
+
+    @classmethod
+    def setUpClass(cls):
+        x, y_cls, _ = random_data(11, 3000, cls.F)
+        booster, _ = fit_pair(x, y_cls, y_cls, trees=25, depth=4)
+        cls.booster, _ = convert.quantize_leaves(booster)
+        cls.model = convert.build_model([("p", cls.booster)], cls.F, contributions=("contributions", cls.booster))
+        cls.x = random_data(12, 400, cls.F)[0]
+
+    def test_graph_contract(self):
+        outputs = {o.name: [d.dim_value or d.dim_param for d in o.type.tensor_type.shape.dim] for o in self.model.graph.output}
+        self.assertEqual(outputs, {"p": ["batch", 1], "contributions": ["batch", self.F + 1]})
+
+    def test_matches_xgboost_approx_contribs(self):
+        got = interpret(self.model, self.x)
+        want = self.booster.predict(xgb.DMatrix(self.x, missing=np.nan), pred_contribs=True, approx_contribs=True)
+        np.testing.assert_allclose(got["contributions"], want, atol=TOL)
+        margin = self.booster.predict(xgb.DMatrix(self.x, missing=np.nan), output_margin=True)
+        np.testing.assert_allclose(got["contributions"].sum(axis=1), margin, atol=1e-4)
+
+    def test_refuses_a_clashing_name(self):
+        with self.assertRaises(ValueError):
+            convert.build_model([("p", self.booster)], self.F, contributions=("p", self.booster))
 
 
 class FixtureTest(unittest.TestCase):

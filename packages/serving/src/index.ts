@@ -10,6 +10,7 @@ export * from './service';
 export * from './redis';
 export * from './prediction-log';
 export * from './jobs';
+export * from './drift';
 export { requestContext, requestIdOf, routeTemplate, type RequestContextOptions } from './http/request-context';
 export { jsonBody } from './http/json-body';
 export { jsonDecoder } from './http/json-decoder';

@@ -1,4 +1,5 @@
 import { flightDelayPredictor } from '@predict/flight-delay/predictor';
+import { iitRiskPredictor } from '@predict/iit-risk/predictor';
 import { QUEUES, type QueueName } from '@predict/jobs';
 import type { PredictorDefinition } from '@predict/serving';
 import { taxiEtaPredictor } from '@predict/taxi-eta/predictor';
@@ -17,4 +18,6 @@ export interface QueueService {
 export const SERVICES: readonly QueueService[] = [
   { queue: QUEUES.flightDelay, predictor: flightDelayPredictor },
   { queue: QUEUES.taxiEta, predictor: taxiEtaPredictor },
+  // Without its feature store here, instances carry `features` inline; a `patient_id` row is answered with its error.
+  { queue: QUEUES.iitRisk, predictor: iitRiskPredictor },
 ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseKeyEntry } from '../auth/api-keys';
 import { isRedisKeyPrefix, isRedisUrl } from '../redis/redis-url';
-import { boolVar, intVar, listVar, optionalStringVar, parseEnv } from './env';
+import { boolVar, intVar, listVar, numberVar, optionalStringVar, parseEnv } from './env';
 import { ConfigError } from './config-error';
 
 const MIN_KEY_LENGTH = 16;
@@ -38,6 +38,8 @@ export const servingEnvSchema = z.object({
   WARMUP_TIMEOUT_MS: intVar(60_000, 1, 3_600_000),
   BULK_RUN_ROWS: intVar(1024, 1, 1_000_000),
   REQUEST_TIMEOUT_MS: intVar(5000, 1, 600_000),
+  /** Processes of this service sharing its port (node:cluster); 1 = no cluster. README: when to prefer replicas. */
+  WORKERS: intVar(1, 1, 64),
   INFERENCE_MODE: z.enum(['inline', 'worker']).default('inline'),
   INFERENCE_WORKERS: intVar(0, 0, 256),
   INFERENCE_RUN_TIMEOUT_MS: intVar(60_000, 100, 3_600_000),
@@ -96,6 +98,15 @@ export const servingEnvSchema = z.object({
   JOBS_CHUNK_ROWS: intVar(10_000, 1, 1_000_000),
   JOBS_RESULTS_TTL_SECONDS: intVar(86_400, 1, 90 * 86_400),
   // --- end batch jobs ---
+  // --- drift monitoring (packages/serving/src/drift): on for a model whose card has a drift_reference ---
+  DRIFT_MONITORING: boolVar(true),
+  /** Served rows in the sliding window compared with the training reference. */
+  DRIFT_WINDOW_ROWS: intVar(5000, 10, 1_000_000),
+  /** No PSI is reported until the window holds this many rows. */
+  DRIFT_MIN_ROWS: intVar(500, 1, 1_000_000),
+  /** model_drift_detected is 1 when any feature's PSI is above this. */
+  DRIFT_PSI_THRESHOLD: numberVar(0.25, 0, 100),
+  // --- end drift monitoring ---
 });
 
 export type ServingEnv = z.output<typeof servingEnvSchema>;

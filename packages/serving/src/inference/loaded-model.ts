@@ -1,3 +1,6 @@
+import { DriftMonitor, type DriftSettings } from '../drift/drift-monitor';
+import { driftReferenceSchema } from '../drift/drift-reference';
+import { zodIssues } from '../errors/zod-issues';
 import type { Sema } from 'async-sema';
 import type { Logger } from 'winston';
 import { HttpError } from '../errors/http-error';
@@ -72,6 +75,9 @@ export class LoadedModel<I, O, A, P = I> {
   readonly layout: InputLayout;
   readonly batcher: DynamicBatcher;
   readonly outputNames: string[];
+  /** Set once the version serves and its card has a drift_reference: every served row is observed. */
+  drift: DriftMonitor | undefined;
+  private driftInput = -1;
   private leases = 0;
   private leaseWaiters: (() => void)[] = [];
 
@@ -109,6 +115,21 @@ export class LoadedModel<I, O, A, P = I> {
       },
       onReject: (reason) => metrics?.queueRejections.inc({ model: card.name, reason }),
     });
+  }
+
+  /** Starts drift monitoring when the card carries a valid drift_reference for one of its float inputs; a bad one is logged and ignored. */
+  monitorDrift(settings: DriftSettings, logger: Logger): void {
+    const raw = (this.card as Record<string, unknown>)['drift_reference'];
+    if (raw === undefined) return;
+    const parsed = driftReferenceSchema.safeParse(raw);
+    const input = parsed.success ? this.card.inputs.findIndex((s) => s.name === parsed.data.input && (s.type === 'float32' || s.type === 'float64')) : -1;
+    const size = input >= 0 ? (this.layout.sizes[input] as number) : 0;
+    if (!parsed.success || input < 0 || parsed.data.features.some((f) => f.index >= size)) {
+      logger.warn('drift_reference of the card is not usable; drift is not monitored', { version: this.version, problems: parsed.success ? 'input or column not in the card' : zodIssues(parsed.error) });
+      return;
+    }
+    this.driftInput = input;
+    this.drift = new DriftMonitor(parsed.data, settings);
   }
 
   /** Rows the queue may hold: MAX_QUEUE_ROWS, or fewer when MAX_QUEUE_BYTES of this card's rows is less. */
@@ -215,6 +236,7 @@ export class LoadedModel<I, O, A, P = I> {
       }
     });
     const n = at.length;
+    if (this.drift && n > 0) this.drift.observe(buffers[this.driftInput] as Float32Array, n, this.layout.sizes[this.driftInput] as number);
     const rows = n === inputs.length ? buffers : buffers.map((b, k) => b.subarray(0, (this.layout.sizes[k] as number) * n));
     const out = await this.batcher.submit(rows, n, how.admission, { bulkRunRows: how.bulkRunRows, signal: how.signal });
     at.forEach((i, slot) => {

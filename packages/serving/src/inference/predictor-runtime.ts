@@ -1,3 +1,4 @@
+import type { DriftSettings } from '../drift/drift-monitor';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Sema } from 'async-sema';
 import type { Logger } from 'winston';
@@ -38,6 +39,8 @@ export interface RuntimeOptions {
   runTimeoutMs?: number;
   /** Worker mode, tests only: the threads' script and workerData (a script that injects faults). */
   workerPool?: Pick<WorkerPoolOptions, 'workerFile' | 'workerData'>;
+  /** Drift monitoring of served rows for a version whose card has a drift_reference (needs metrics). */
+  drift?: DriftSettings | undefined;
   metrics?: ServingMetrics | undefined;
   logger: Logger;
 }
@@ -88,6 +91,7 @@ export class PredictorRuntime<I, O, A, P = I> {
   private stopped = false;
   private watcher: NodeJS.Timeout | undefined;
   private readonly unwatchQueue: (() => void) | undefined;
+  private readonly unwatchDrift: (() => void) | undefined;
   private readonly logger: Logger;
 
   constructor(
@@ -102,6 +106,7 @@ export class PredictorRuntime<I, O, A, P = I> {
     this.prepareGate = new Sema(options.prepareConcurrency ?? 4);
     this.logger = options.logger.child({ component: 'predictor', model: definition.name });
     this.unwatchQueue = options.metrics?.watchQueue(definition.name, () => this.queuedRows());
+    this.unwatchDrift = options.drift ? options.metrics?.watchDrift(definition.name, () => this.current?.drift?.snapshot()) : undefined;
   }
 
   /**
@@ -203,6 +208,8 @@ export class PredictorRuntime<I, O, A, P = I> {
 
   private install(model: LoadedModel<I, O, A, P>): LoadedModel<I, O, A, P> | undefined {
     const previous = this.current;
+    // Monitoring starts once the version serves: warm-up and golden rows are not served rows.
+    if (this.options.drift && this.options.metrics) model.monitorDrift(this.options.drift, this.logger);
     this.current = model;
     const info = this.options.metrics?.modelInfo;
     if (previous) info?.remove({ model: previous.name, version: previous.version, sha256: previous.sha256 });
@@ -351,6 +358,7 @@ export class PredictorRuntime<I, O, A, P = I> {
     if (model) this.retire(model);
     await Promise.all(this.closing);
     this.unwatchQueue?.();
+    this.unwatchDrift?.();
     await this.pool?.close();
     this.pool = undefined;
   }

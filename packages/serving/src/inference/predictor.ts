@@ -37,6 +37,11 @@ export interface PredictorDefinition<I, O, A, P = I> {
    * full-batch run, and toOutput). Defaults to `[example]`; an image service generates an image here.
    */
   warmup?(artifacts: A, card: ModelCard): readonly I[] | Promise<readonly I[]>;
+  /**
+   * Input or output fields that are personal or health data (`['patient_id', 'features']`): the service's
+   * logger writes them as `[REDACTED]` at any depth and the prediction log records inputs and outputs without them.
+   */
+  redactFields?: readonly string[];
   /** Most instances one batch request takes (the queue must hold at least this many rows). */
   maxBatchInstances: number;
   /** The versioned model directory used when MODEL_DIR is not set. */

@@ -6,3 +6,4 @@ export {
   BATCH_SIZE_BUCKETS,
   type ServingMetrics,
 } from './metrics';
+export { ClusterWorkerRegistry, serveClusterMetrics } from './cluster-metrics';

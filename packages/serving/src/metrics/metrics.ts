@@ -1,3 +1,4 @@
+import type { DriftSnapshot } from '../drift/drift-monitor';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Request latency: from 0.25 ms, because a tabular prediction answers well under prom-client's 5 ms floor. */
@@ -21,6 +22,8 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
   const queueSources = new Map<string, Set<() => number>>();
   /** The functions that report entries waiting in a prediction log's buffer (read at scrape time). */
   const predictionLogBuffers = new Set<() => number>();
+  /** Per model, the function that reports its drift (the serving version's monitor; read at scrape time). */
+  const driftSources = new Map<string, () => DriftSnapshot | undefined>();
   return {
     registry,
     httpRequests: new Counter({
@@ -100,6 +103,8 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       name: 'model_info',
       help: 'The model version serving (value 1).',
       labelNames: ['model', 'version', 'sha256'] as const,
+      // Under WORKERS>1 every process reports the version it serves: 1, not the number of processes.
+      aggregator: 'max',
       registers,
     }),
     modelReloads: new Counter({
@@ -136,6 +141,36 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       return () => predictionLogBuffers.delete(read);
     },
     // --- end prediction log ---
+    // --- drift (src/drift) ---
+    featureDrift: new Gauge({
+      name: 'model_feature_drift_psi',
+      help: "Population stability index of each monitored feature over the window of served rows against the card's training reference (absent until the window holds DRIFT_MIN_ROWS rows).",
+      labelNames: ['model', 'feature'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, read] of driftSources) for (const [feature, value] of read()?.psi ?? []) this.set({ model, feature }, value);
+      },
+    }),
+    driftDetected: new Gauge({
+      name: 'model_drift_detected',
+      help: '1 when any monitored feature has a PSI above DRIFT_PSI_THRESHOLD, else 0.',
+      labelNames: ['model'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, read] of driftSources) {
+          const snapshot = read();
+          if (snapshot) this.set({ model }, snapshot.detected ? 1 : 0);
+        }
+      },
+    }),
+    /** Registers the drift source of `model`; returns the function that unregisters it. */
+    watchDrift(model: string, read: () => DriftSnapshot | undefined): () => void {
+      driftSources.set(model, read);
+      return () => driftSources.delete(model);
+    },
+    // --- end drift ---
   };
 }
 

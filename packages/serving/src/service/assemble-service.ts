@@ -1,5 +1,6 @@
 import type { ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
+import type { ShutdownStep } from '../lifecycle/shutdown';
 import { PredictorRuntime } from '../inference/predictor-runtime';
 import { ServiceState } from '../lifecycle/service-state';
 import type { Logger } from '../logging/logger';
@@ -9,15 +10,28 @@ import { createPredictionLog } from '../prediction-log/create-prediction-log';
 import { createServiceApp, type ServiceAppDeps } from './create-service-app';
 import { runtimeOptions } from './runtime-options';
 
-export interface AssembleOptions<I, O, A, P> {
+export interface AssembleOptions<I, O, A, P, C extends ServingEnv = ServingEnv> {
   service: string;
   version: string;
   predictor: PredictorDefinition<I, O, A, P>;
-  config: ServingEnv;
+  config: C;
   logger: Logger;
   metrics: ServingMetrics;
   /** Defaults to createServiceApp; a service that adds routes passes its own createApp. */
   createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
+  /** What a service owns besides the model (a feature store's Redis…), made once its config is loaded. */
+  parts?: (context: { config: C; logger: Logger; metrics: ServingMetrics }) => ServiceParts<I, O, A, P>;
+}
+
+/**
+ * A service's own long-lived parts: they may replace the predictor (one whose prepare reads their store) and
+ * createApp, start with the service and stop after the HTTP drain, before the model sessions are released.
+ */
+export interface ServiceParts<I, O, A, P> {
+  predictor?: PredictorDefinition<I, O, A, P>;
+  createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
+  start?(): void;
+  stopSteps?: readonly ShutdownStep[];
 }
 
 /**
@@ -25,9 +39,10 @@ export interface AssembleOptions<I, O, A, P> {
  * listening and signals) and for the test service (which does not): the runtime, the drain state, the
  * prediction log when PREDICTION_LOG=on, and the app.
  */
-export function assembleService<I, O, A, P>(options: AssembleOptions<I, O, A, P>) {
+export function assembleService<I, O, A, P, C extends ServingEnv = ServingEnv>(options: AssembleOptions<I, O, A, P, C>) {
   const { config, logger, metrics } = options;
-  const runtime = new PredictorRuntime(options.predictor, runtimeOptions(config, logger, metrics));
+  const parts = options.parts?.({ config, logger, metrics }) ?? {};
+  const runtime = new PredictorRuntime(parts.predictor ?? options.predictor, runtimeOptions(config, logger, metrics));
   const state = new ServiceState();
   // Its Redis connects in the background; predictions never wait for it.
   const predictionLog = createPredictionLog(config, { service: options.service, logger, metrics });
@@ -44,9 +59,14 @@ export function assembleService<I, O, A, P>(options: AssembleOptions<I, O, A, P>
     ...predictionLog?.appDeps,
     ...(jobs ? { jobs } : {}),
   };
-  const app = (options.createApp ?? createServiceApp)(deps);
-  /** After the HTTP drain no prediction is recorded: write what the log holds (bounded), quit Redis, release the model. */
-  const stopSteps = [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? []), { name: 'release model sessions', run: () => runtime.stop() }];
+  const app = (parts.createApp ?? options.createApp ?? createServiceApp)(deps);
+  /** After the HTTP drain no prediction is recorded: write what the log holds (bounded), quit Redis, stop the service's parts, release the model. */
+  const stopSteps = [
+    ...(predictionLog?.shutdownSteps() ?? []),
+    ...(jobs?.shutdownSteps() ?? []),
+    ...(parts.stopSteps ?? []),
+    { name: 'release model sessions', run: () => runtime.stop() },
+  ];
   return {
     deps,
     app,
@@ -55,11 +75,12 @@ export function assembleService<I, O, A, P>(options: AssembleOptions<I, O, A, P>
     async start(loadModel = true): Promise<void> {
       predictionLog?.start();
       jobs?.start();
+      parts.start?.();
       if (!loadModel) return;
       try {
         await runtime.start();
       } catch (error) {
-        for (const step of [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? [])]) await step.run();
+        for (const step of [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? []), ...(parts.stopSteps ?? [])]) await step.run();
         throw error;
       }
       runtime.watch(config.MODEL_POLL_INTERVAL_MS);

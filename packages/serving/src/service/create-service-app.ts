@@ -12,13 +12,14 @@ import { healthHandlers, type ReadinessCheck } from '../health/health';
 import { jsonDecoder } from '../http/json-decoder';
 import { requestContext, requestIdOf } from '../http/request-context';
 import { disableConditionalGet } from '../http/conditional-get';
-import type { PredictorRuntime } from '../inference/predictor-runtime';
+import type { ModelRef, PredictorRuntime } from '../inference/predictor-runtime';
 import type { HistoryEntry } from '../inference/model-state';
 import type { JobsParts } from '../jobs/create-jobs';
 import { jobRoutes } from '../jobs/job-routes';
 import { ModelPromoter } from '../inference/promotion';
 import type { ServiceState } from '../lifecycle/service-state';
 import type { Logger } from '../logging/logger';
+import { REDACTED } from '../logging/redact';
 import type { ServingMetrics } from '../metrics/metrics';
 import type { PredictionLogStore } from '../prediction-log/prediction-log';
 import { predictionLogRoute } from '../prediction-log/prediction-log-route';
@@ -64,8 +65,22 @@ export interface ServiceAppDeps<I, O, A, P = I> {
   jobs?: JobsParts;
 }
 
+/** A request's answered predictions, before they are sent: `index` is the instance's place in the request. */
+export interface AnsweredPredictions<I, O> {
+  res: Response;
+  requestId: string;
+  model: ModelRef;
+  predictions: { index: number; input: I; output: O }[];
+}
+
 /** What a service adds to the standard app: its own routes (documented like the rest) and readiness checks. */
-export interface ServiceAppExtensions {
+export interface ServiceAppExtensions<I = unknown, O = unknown> {
+  /**
+   * Awaited once a request's predictions are made and before they are answered (single and batch routes,
+   * only when at least one instance succeeded); throwing an HttpError answers that instead (e.g. 503 when an
+   * audit record cannot be written).
+   */
+  onPredictions?(answered: AnsweredPredictions<I, O>): Promise<void>;
   /** Called with the route table after the standard routes, before the 404/405 guard. */
   routes?(routes: RouteTable, helpers: { json: ReturnType<typeof jsonDecoder> }): void;
   readiness?: readonly ReadinessCheck[];
@@ -83,9 +98,15 @@ function trustProxy(value: string): boolean | number | string {
  * The Express app of a prediction service: health, metrics, OpenAPI, the prediction and admin routes, a
  * service's own routes, and the one error shape. It never listens; tests drive it with supertest.
  */
-export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, extensions: ServiceAppExtensions = {}): Express {
+export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, extensions: ServiceAppExtensions<I, O> = {}): Express {
   const { config, logger, metrics, runtime, state, predictionLog } = deps;
   const predictor = runtime.definition;
+  // The prediction log records inputs and outputs without the predictor's personal fields.
+  const redactFields = predictor.redactFields ?? [];
+  const logged = <T>(value: T): unknown =>
+    redactFields.length === 0 || typeof value !== 'object' || value === null
+      ? value
+      : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactFields.includes(k) ? REDACTED : v]));
   const auth = new ApiKeyAuth({ predictKeys: config.API_KEYS_PREDICT, adminKeys: config.API_KEYS_ADMIN });
   const json = jsonDecoder(config.BODY_LIMIT_BYTES);
   const envelope = batchEnvelopeSchema(predictor);
@@ -161,9 +182,10 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       const started = predictionLog ? performance.now() : 0;
       const { output, model } = await runtime.predict(input);
       const latencyMs = predictionLog ? performance.now() - started : 0;
+      await extensions.onPredictions?.({ res, requestId: requestIdOf(res) ?? '', model, predictions: [{ index: 0, input, output }] });
       res.json({ ...output, model });
       // After the answer is sent; with the log off nothing is built (the ?. skips the argument too).
-      predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input, output, latencyMs });
+      predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input: logged(input), output: logged(output), latencyMs });
     },
   });
   routes.add({
@@ -195,13 +217,17 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
         entries[at[k] as number] = result.ok ? result.output : failure(result.error);
       });
       const failed = instances.length - results.filter((r) => r.ok).length;
+      if (extensions.onPredictions && failed < instances.length) {
+        const predictions = results.flatMap((result, k) => (result.ok ? [{ index: at[k] as number, input: valid[k] as I, output: result.output }] : []));
+        await extensions.onPredictions({ res, requestId: requestId ?? '', model, predictions });
+      }
       res.json({ predictions: entries, model: { name: model.name, version: model.version }, succeeded: instances.length - failed, failed });
       if (predictionLog) {
         // One entry per answered instance, after the answer is sent; `index` is its place in the request.
         const time = Date.now();
         const ref = { name: model.name, version: model.version };
         results.forEach((result, k) => {
-          if (result.ok) predictionLog.record({ requestId: requestId ?? '', index: at[k] as number, at: time, model: ref, input: valid[k], output: result.output, latencyMs });
+          if (result.ok) predictionLog.record({ requestId: requestId ?? '', index: at[k] as number, at: time, model: ref, input: logged(valid[k]), output: logged(result.output), latencyMs });
         });
       }
     },

@@ -2,3 +2,5 @@ export { createServiceApp, type ServiceAppDeps, type ServiceAppExtensions, type 
 export { runService, runtimeOptions, packageVersion, type RunServiceOptions } from './run-service';
 export { RouteTable, toOpenApiSchema, type RouteSpec, type RouteScope, type RouteResponse, type OpenApiDocument } from './route-table';
 export * from './prediction-schemas';
+export type { ServiceParts } from './assemble-service';
+export type { AnsweredPredictions } from './create-service-app';

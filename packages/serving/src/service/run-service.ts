@@ -1,14 +1,19 @@
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { ConfigError } from '../config/config-error';
 import { loadServingConfig, type ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
 import { listenFromConfig } from '../http/http-server';
+import { reportWorkerReady, runClusterPrimary } from '../lifecycle/cluster';
 import { httpShutdownSteps } from '../lifecycle/http-shutdown';
 import { registerShutdown } from '../lifecycle/shutdown';
 import { createLogger } from '../logging/logger';
+import { ClusterWorkerRegistry, serveClusterMetrics } from '../metrics/cluster-metrics';
 import { createServingMetrics, Registry } from '../metrics/metrics';
-import { assembleService } from './assemble-service';
+import { assembleService, type ServiceParts } from './assemble-service';
+import type { ServingMetrics } from '../metrics/metrics';
+import type { Logger } from '../logging/logger';
 import type { createServiceApp, ServiceAppDeps } from './create-service-app';
 
 export { runtimeOptions } from './runtime-options';
@@ -18,12 +23,14 @@ export function packageVersion(packageJsonPath: string): string {
   return (JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string }).version;
 }
 
-export interface RunServiceOptions<I, O, A, P = I> {
+export interface RunServiceOptions<I, O, A, P = I, C extends ServingEnv = ServingEnv> {
   service: string;
   version: string;
   predictor: PredictorDefinition<I, O, A, P>;
   /** A service's own config loader (its schema extends servingEnvSchema); loadServingConfig otherwise. */
-  loadConfig?: (env: NodeJS.ProcessEnv) => ServingEnv;
+  loadConfig?: (env: NodeJS.ProcessEnv) => C;
+  /** The service's own long-lived parts (see ServiceParts), made from its config. */
+  parts?: (context: { config: C; logger: Logger; metrics: ServingMetrics }) => ServiceParts<I, O, A, P>;
   env?: NodeJS.ProcessEnv;
   /** Defaults to createServiceApp; a service that adds routes passes its own createApp. */
   createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
@@ -32,13 +39,15 @@ export interface RunServiceOptions<I, O, A, P = I> {
 /**
  * Starts a prediction service: config (a bad value exits 1 naming the variable), logger, metrics, listen
  * (liveness answers at once; readiness once the model is warm), model load, and the shutdown sequence.
+ * With WORKERS=N > 1 this process becomes the primary of N such processes on one port (lifecycle/cluster)
+ * and `server` is undefined in it.
  */
-export async function runService<I, O, A, P>(
-  options: RunServiceOptions<I, O, A, P>,
-): Promise<{ server: Server; shutdown(reason: string, exitCode?: number): Promise<void> }> {
-  let config: ServingEnv;
+export async function runService<I, O, A, P, C extends ServingEnv = ServingEnv>(
+  options: RunServiceOptions<I, O, A, P, C>,
+): Promise<{ server: Server | undefined; shutdown(reason: string, exitCode?: number): Promise<void> }> {
+  let config: C;
   try {
-    config = (options.loadConfig ?? loadServingConfig)(options.env ?? process.env);
+    config = (options.loadConfig ?? (loadServingConfig as (env: NodeJS.ProcessEnv) => C))(options.env ?? process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(
@@ -48,8 +57,26 @@ export async function runService<I, O, A, P>(
     }
     throw error;
   }
-  const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
-  const registry = new Registry();
+  const serviceLogger = createLogger({ service: options.service, level: config.LOG_LEVEL, redactFields: options.predictor.redactFields });
+  const logger = cluster.isWorker ? serviceLogger.child({ worker: cluster.worker?.id }) : serviceLogger;
+  // --- WORKERS: several processes of the service on one port ---
+  if (config.WORKERS > 1 && cluster.isPrimary) {
+    const primary = runClusterPrimary({
+      workers: config.WORKERS,
+      logger: logger.child({ component: 'cluster' }),
+      shutdownTimeoutMs: config.SHUTDOWN_GRACE_MS + config.SHUTDOWN_TIMEOUT_MS + 10_000,
+      serveMetrics: serveClusterMetrics,
+    });
+    return {
+      server: undefined,
+      shutdown: async (reason) => {
+        primary.stop(reason);
+        await primary.stopped;
+      },
+    };
+  }
+  const registry = cluster.isWorker ? new ClusterWorkerRegistry() : new Registry();
+  // --- end WORKERS ---
   registry.setDefaultLabels({ service: options.service });
   const metrics = createServingMetrics(registry);
   const service = assembleService({ ...options, config, logger, metrics });
@@ -89,5 +116,6 @@ export async function runService<I, O, A, P>(
     process.exit(1);
   }
   logger.info('ready', { model: runtime.model().name, version: runtime.model().version });
+  reportWorkerReady();
   return { server, shutdown };
 }

@@ -1,9 +1,10 @@
 import type { ServingEnv } from '../config/serving-config';
+import type { RuntimeOptions } from '../inference/predictor-runtime';
 import type { Logger } from '../logging/logger';
 import type { ServingMetrics } from '../metrics/metrics';
 
 /** Runtime options of a predictor from the serving variables. */
-export function runtimeOptions(config: ServingEnv, logger: Logger, metrics: ServingMetrics | undefined) {
+export function runtimeOptions(config: ServingEnv, logger: Logger, metrics: ServingMetrics | undefined): RuntimeOptions {
   return {
     modelDir: config.MODEL_DIR,
     version: config.MODEL_VERSION,
@@ -24,6 +25,7 @@ export function runtimeOptions(config: ServingEnv, logger: Logger, metrics: Serv
       maxQueueBytes: config.MAX_QUEUE_BYTES,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
     },
+    drift: config.DRIFT_MONITORING ? { windowRows: config.DRIFT_WINDOW_ROWS, minRows: config.DRIFT_MIN_ROWS, threshold: config.DRIFT_PSI_THRESHOLD } : undefined,
     metrics,
     logger,
   };

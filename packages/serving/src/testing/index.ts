@@ -3,4 +3,4 @@ export { linearPredictor, LINEAR_MODEL_DIR } from './linear-predictor';
 export { eventually } from './eventually';
 export { twoInputPredictor, contribPredictor, lookupPredictor, FixtureStore } from './fixture-predictors';
 export { RawHttpClient, listenOnLoopback, type RawResponse } from './raw-http';
-export { connectTestRedis, deleteKeys, testRedisUrl, uniqueKeyPrefix, TestRedisServer } from '../redis/redis-test-support';
+export { connectTestRedis, deleteKeys, testRedisUrl, TestRedisServer, uniqueKeyPrefix } from '../redis/redis-test-support';

@@ -3,7 +3,7 @@ import { loadServingConfig, type ServingEnv } from '../config/serving-config';
 import type { PredictorDefinition } from '../inference/predictor';
 import { createLogger } from '../logging/logger';
 import { createServingMetrics, Registry } from '../metrics/metrics';
-import { assembleService } from '../service/assemble-service';
+import { assembleService, type AssembleOptions } from '../service/assemble-service';
 import type { createServiceApp, ServiceAppDeps } from '../service/create-service-app';
 
 /** Collects a logger's JSON lines so a test can read what was logged. */
@@ -16,7 +16,7 @@ export class LogCapture extends Writable {
   }
 }
 
-export interface TestServiceOptions<I, O, A, P = I> {
+export interface TestServiceOptions<I, O, A, P = I, C extends ServingEnv = ServingEnv> {
   predictor: PredictorDefinition<I, O, A, P>;
   /** The service's name (default `test`): names its jobs queue and its prediction-log stream. */
   service?: string;
@@ -25,19 +25,22 @@ export interface TestServiceOptions<I, O, A, P = I> {
   /** Load the model before returning (default true). */
   start?: boolean;
   createApp?: (deps: ServiceAppDeps<I, O, A, P>) => ReturnType<typeof createServiceApp>;
+  /** The service's own config loader and parts, as runService takes them. */
+  loadConfig?: (env: NodeJS.ProcessEnv) => C;
+  parts?: AssembleOptions<I, O, A, P, C>['parts'];
 }
 
 /**
  * A service wired exactly as runService wires it (real config parsing, real model, real metrics), without
  * listening or signal handlers: tests drive `app` with supertest and call `stop()` after.
  */
-export async function startTestService<I, O, A, P>(options: TestServiceOptions<I, O, A, P>) {
-  const config: ServingEnv = loadServingConfig({ LOG_LEVEL: 'warn', ACCESS_LOG: 'false', NODE_ENV: 'test', ...options.env });
+export async function startTestService<I, O, A, P, C extends ServingEnv = ServingEnv>(options: TestServiceOptions<I, O, A, P, C>) {
+  const config = (options.loadConfig ?? (loadServingConfig as (env: NodeJS.ProcessEnv) => C))({ LOG_LEVEL: 'warn', ACCESS_LOG: 'false', NODE_ENV: 'test', ...options.env });
   const logs = new LogCapture();
-  const logger = createLogger({ service: 'test', level: config.LOG_LEVEL, stream: logs });
+  const logger = createLogger({ service: 'test', level: config.LOG_LEVEL, stream: logs, redactFields: options.predictor.redactFields });
   const metrics = createServingMetrics(new Registry(), { defaultMetrics: false });
   // PREDICTION_LOG=on in `env`: wired and stopped as runService does (the stream is `<REDIS_KEY_PREFIX>predictions:test`).
-  const service = assembleService({ service: options.service ?? 'test', version: '0.0.0-test', predictor: options.predictor, config, logger, metrics, createApp: options.createApp });
+  const service = assembleService({ service: options.service ?? 'test', version: '0.0.0-test', predictor: options.predictor, config, logger, metrics, createApp: options.createApp, parts: options.parts });
   const { app, deps } = service;
   await service.start(options.start ?? true);
   return {

@@ -1,0 +1,96 @@
+// What can be proven of the images without a Docker engine: for each deployable of infra/services.json on
+// this branch, the Dockerfile's build steps run here in a scratch directory, as the Dockerfile runs them —
+// `turbo prune <pkg> --docker`, `pnpm install --frozen-lockfile --offline` from the pruned lockfile (the
+// local store), `turbo run build`, `pnpm deploy --prod --legacy --offline`, infra/docker/slim-deploy.sh —
+// then the deployed folder is started with `node dist/main.js` on a port in 7300-7399 and must answer
+// /health/ready, and exit 0 on SIGTERM. Prints the deployed size (the image adds the Node base and tini).
+//
+//   pnpm --filter @predict/deploy-checks check:images [name ...]
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadRegistry, REPO_ROOT, type Deployable } from '../registry';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const run = (cmd: string, args: string[], cwd: string) => {
+  say(`  $ ${cmd} ${args.join(' ')}`);
+  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: 'true', TURBO_TELEMETRY_DISABLED: '1' } });
+};
+const sizeMb = (dir: string) => Number(execFileSync('du', ['-sm', dir], { encoding: 'utf8' }).split('\t')[0]);
+
+async function ready(port: number, child: ReturnType<typeof spawn>, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before it was ready`);
+    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not ready within ${timeoutMs} ms`);
+}
+
+async function check(s: Deployable, port: number): Promise<string> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), `image-${s.name}-`));
+  try {
+    const pruned = path.join(scratch, 'pruned');
+    const build = path.join(scratch, 'build');
+    const deploy = path.join(scratch, 'deploy');
+    const app = path.join(scratch, 'app');
+    run('pnpm', ['exec', 'turbo', 'prune', s.package, '--docker', '--out-dir', pruned], REPO_ROOT);
+    cpSync(path.join(pruned, 'json'), build, { recursive: true });
+    cpSync(path.join(pruned, 'pnpm-lock.yaml'), path.join(build, 'pnpm-lock.yaml'));
+    cpSync(path.join(pruned, 'pnpm-workspace.yaml'), path.join(build, 'pnpm-workspace.yaml'));
+    run('pnpm', ['install', '--frozen-lockfile', '--offline'], build);
+    cpSync(path.join(pruned, 'full'), build, { recursive: true });
+    run('pnpm', ['exec', 'turbo', 'run', 'build', `--filter=${s.package}`], build);
+    run('pnpm', ['--filter', s.package, 'deploy', '--prod', '--legacy', '--offline', deploy], build);
+    run('sh', [path.join(REPO_ROOT, 'infra/docker/slim-deploy.sh'), deploy, app, 'amd64'], build);
+    const mb = sizeMb(app);
+    const models = existsSync(path.join(app, 'model')) ? readdirSync(path.join(app, 'model')).filter((v) => /^\d+$/.test(v)) : [];
+    say(`  deployed folder: ${mb} MB (${sizeMb(path.join(app, 'node_modules'))} MB node_modules), model versions: ${models.join(', ') || 'none'}`);
+    const child = spawn(process.execPath, ['dist/main.js'], {
+      cwd: app,
+      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), SHUTDOWN_GRACE_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    try {
+      await ready(port, child);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`exited ${code} on SIGTERM`);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    return `${s.name}: pruned, installed offline, built, deployed (${mb} MB), ready on /health/ready, exit 0 on SIGTERM`;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const results: string[] = [];
+  let failed = false;
+  let port = 7380;
+  for (const s of loadRegistry()) {
+    if (wanted.length > 0 && !wanted.includes(s.name)) continue;
+    if (!existsSync(path.join(REPO_ROOT, s.dir, 'package.json'))) {
+      results.push(`${s.name}: skipped (${s.dir} is not on this branch)`);
+      continue;
+    }
+    say(`${s.name} (${s.package})`);
+    try {
+      results.push(await check(s, port++));
+    } catch (error) {
+      failed = true;
+      results.push(`${s.name}: FAILED: ${(error as Error).message}`);
+    }
+  }
+  say(`\n${results.join('\n')}`);
+  process.exit(failed ? 1 : 0);
+}
+
+void main();

@@ -1,0 +1,47 @@
+/** `pnpm stack` as a user runs it: the built launcher, its summary, a request through nginx, and a clean stop. */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { eventually } from '@predict/serving/testing';
+import { probe } from './probe';
+import { portAnswers } from './system-tools';
+
+const MAIN = path.resolve(__dirname, '../dist/main.js');
+
+describe('pnpm stack', () => {
+  it('refuses a bad option, naming it', () => {
+    const bad = spawnSync(process.execPath, [MAIN, '--replicas', 'flight-delay=x'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--replicas: 'flight-delay=x' is not name=count/);
+  });
+
+  it('starts Redis (none answers at its REDIS_URL) and every listed service behind nginx, prints the summary and URLs, and stops everything on SIGTERM', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-cli-'));
+    const child = spawn(process.execPath, [MAIN, '--replicas', 'flight-delay=2,taxi-eta=1', '--port', '7250', '--port-base', '7251', '--quiet'], {
+      env: { ...process.env, ACCESS_LOG: 'false', LOG_LEVEL: 'warn', STACK_DIR: dir, REDIS_URL: 'redis://127.0.0.1:7249' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await eventually(() => output.includes('all ready') || child.exitCode !== null, 'the stack to be ready', 200_000);
+      expect(output).toContain('all ready');
+      expect(output).toContain('redis: started redis-server on 127.0.0.1:7249');
+      expect(output).toMatch(/flight-delay\s+1\s+7251\s+\d+\s+ready/);
+      expect(output).toMatch(/flight-delay\s+2\s+7252\s+\d+\s+ready/);
+      expect(output).toMatch(/taxi-eta\s+1\s+7253\s+\d+\s+ready/);
+      expect(output).toContain('flight-delay: http://127.0.0.1:7250/flight-delay/');
+      expect(await probe(7250, '/flight-delay/health/ready')).toBe(200);
+      expect(await probe(7250, '/taxi-eta/health/ready')).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(output).toContain('stopped');
+    for (const port of [7249, 7250, 7251, 7252, 7253]) expect({ port, answers: await portAnswers(port) }).toEqual({ port, answers: false });
+  });
+});
