@@ -161,17 +161,46 @@ export function createProcessor(deps: ProcessorDeps) {
       return { rows_done: rowsDone, rows_total: work.rows, chunks_done: parts.size, chunks_total: work.chunks };
     };
 
-    for (let n = 0; n < work.chunks; n++) {
-      if (parts.has(n)) continue;
-      if ((await redis.exists(cancelKey(prefix, queue, jobId))) === 1) {
-        await work.cleanup();
-        throw new JobRefusedError('cancelled', 'cancelled');
-      }
-      const began = performance.now();
+    // A pipeline of three stages, one chunk in each: the next chunk's input is read from Redis, the current
+    // one is predicted (featurized here, run on a worker thread), and the previous one's results are serialized
+    // and written. Each chunk is still written whole in one MULTI, so a crash loses at most the chunks in flight.
+    const todo = Array.from({ length: work.chunks }, (_, n) => n).filter((n) => !parts.has(n));
+    const read = async (n: number) => {
       const loaded = await work.load(n);
       // A chunked input arrives as one NDJSON string; parse it here (rows that are not JSON are answered in place).
-      const { rows, bad } = data.input.kind === 'chunks' ? parseLines(loaded[0] as string) : { rows: loaded, bad: new Map<number, string>() };
-      const { results, model } = await runtime.predictChunk(rows);
+      return data.input.kind === 'chunks' ? parseLines(loaded[0] as string) : { rows: loaded, bad: new Map<number, string>() };
+    };
+    const quiet = <T>(p: Promise<T>) => {
+      // Awaited later (or dropped on drain): never an unhandled rejection meanwhile.
+      p.catch(() => undefined);
+      return p;
+    };
+    let reading = todo.length > 0 ? quiet(read(todo[0] as number)) : undefined;
+    const predict = (k: number) =>
+      quiet(
+        (async () => {
+          const n = todo[k] as number;
+          const input = await (reading as Promise<Awaited<ReturnType<typeof read>>>);
+          reading = k + 1 < todo.length ? quiet(read(todo[k + 1] as number)) : undefined;
+          if ((await redis.exists(cancelKey(prefix, queue, jobId))) === 1) throw new JobRefusedError('cancelled', 'cancelled');
+          const began = performance.now();
+          const { results, model } = await runtime.predictChunk(input.rows);
+          return { n, bad: input.bad, results, model, ms: performance.now() - began };
+        })(),
+      );
+    let predicting = todo.length > 0 ? predict(0) : undefined;
+    let writing: Promise<void> = Promise.resolve();
+    for (let k = 0; k < todo.length; k++) {
+      let chunk: Awaited<ReturnType<typeof predict>>;
+      try {
+        chunk = await (predicting as ReturnType<typeof predict>);
+      } catch (error) {
+        await writing.catch(() => undefined);
+        if (error instanceof JobRefusedError && error.reason === 'cancelled') await work.cleanup();
+        throw error;
+      }
+      predicting = k + 1 < todo.length ? predict(k + 1) : undefined;
+      const { n, bad, results, model } = chunk;
       const base = n * work.chunkRows;
       const lines: string[] = new Array(results.length);
       const errors: ChunkPart['errors'] = [];
@@ -189,24 +218,34 @@ export function createProcessor(deps: ProcessorDeps) {
         if (errors.length < SUMMARY_ERROR_CAP) errors.push({ index, ...detail });
         lines[i] = JSON.stringify({ index, error: detail });
       }
-      const part: ChunkPart = { rows: results.length, ok, failed: results.length - ok, errors, model, ms: performance.now() - began };
-      await redis
-        .multi()
-        .set(resultChunkKey(prefix, queue, jobId, n), lines.join('\n'), 'EX', ttl)
-        .hset(partsKey, String(n), JSON.stringify(part))
-        .expire(partsKey, ttl)
-        .exec();
-      parts.set(n, part);
-      deps.metrics?.rows.inc({ queue, outcome: 'ok' }, ok);
-      deps.metrics?.rows.inc({ queue, outcome: 'failed' }, part.failed);
-      await job.updateProgress(progress());
-      if (deps.isStopping?.() && token !== undefined && parts.size < work.chunks) {
-        // Draining: hand the job back (no attempt used); the next worker resumes at the next chunk.
+      const part: ChunkPart = { rows: results.length, ok, failed: results.length - ok, errors, model, ms: chunk.ms };
+      // One write in flight: the previous chunk's is stored before this one's starts.
+      await writing;
+      writing = quiet(
+        (async () => {
+          await redis
+            .multi()
+            .set(resultChunkKey(prefix, queue, jobId, n), lines.join('\n'), 'EX', ttl)
+            .hset(partsKey, String(n), JSON.stringify(part))
+            .expire(partsKey, ttl)
+            .exec();
+          parts.set(n, part);
+          deps.metrics?.rows.inc({ queue, outcome: 'ok' }, ok);
+          deps.metrics?.rows.inc({ queue, outcome: 'failed' }, part.failed);
+          await job.updateProgress(progress());
+        })(),
+      );
+      if (deps.isStopping?.() && token !== undefined && k + 1 < todo.length) {
+        // Draining: store this chunk, drop the one being predicted (the next worker redoes it), hand the job back
+        // (no attempt used); the next worker resumes at the first chunk not in `parts`.
+        await writing;
+        await predicting?.catch(() => undefined);
         logger.info('draining: job back to wait after its current chunk', { chunks_done: parts.size, chunks: work.chunks });
         await job.moveToWait(token);
         throw new WaitingError();
       }
     }
+    await writing;
 
     const summary = summarize(jobId, work, parts, { job, startedAt, ttl });
     await redis.set(summaryKey(prefix, queue, jobId), JSON.stringify(summary), 'EX', ttl);
