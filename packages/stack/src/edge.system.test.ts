@@ -21,6 +21,8 @@ const PREDICT = '/flight-delay/v1/predict';
 const FLIGHT = JSON.stringify({ origin: 'ORD', destination: 'LAX', scheduled_departure: '2001-06-15T17:30' });
 /** taxi-eta's rate limit is tiny here, so the 429 test needs few requests; flight-delay's carries the load. */
 const TAXI_LIMIT = { rate: 2, burst: 5 };
+/** The services' and the worker's queue prefix: this run's own keys in the shared Redis, deleted after. */
+const JOBS_PREFIX = `{edge-test-${process.pid}}`;
 
 interface Answer {
   status: number;
@@ -67,7 +69,7 @@ beforeAll(async () => {
     portBase: 7201,
     rateLimit: { rate: 100_000, burst: 100_000 },
     rateLimits: { 'taxi-eta': TAXI_LIMIT },
-    env: { ACCESS_LOG: 'false', LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: { ACCESS_LOG: 'false', LOG_LEVEL: 'warn', NODE_ENV: 'production', JOBS_PREFIX },
     streamLogs: false,
     tls: { port: TLS_PORT, certificate, key },
   });
@@ -75,6 +77,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  const redisCli = findCommand('redis-cli');
+  if (stack && redisCli) {
+    const url = stack.redisUrl;
+    const keys = spawnSync(redisCli, ['-u', url, '--scan', '--pattern', `${JOBS_PREFIX}*`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < keys.length; i += 500) spawnSync(redisCli, ['-u', url, 'del', ...keys.slice(i, i + 500)]);
+  }
   if (stack) rmSync(stack.scratchDir, { recursive: true, force: true });
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 }, 120_000);
@@ -195,6 +203,42 @@ describe('replicas behind nginx', () => {
       noFailures(await load.stop());
     }
   }, 580_000);
+});
+
+describe('jobs through nginx', () => {
+  it('a job submitted through nginx completes, every row exactly once, while its worker is restarted', async () => {
+    const worker = stack.replicas.find((r) => r.service.kind === 'worker');
+    if (!worker) throw new Error('no batch worker runs in this stack: services/batch-worker must be built (packages/stack lists it as a devDependency)');
+    const rows = 200_000;
+    const hours = ['06', '09', '12', '15', '18', '21'];
+    const body = Array.from({ length: rows }, (_, i) =>
+      JSON.stringify({ origin: 'ORD', destination: i % 2 ? 'LAX' : 'JFK', scheduled_departure: `2001-06-${String(1 + (i % 28)).padStart(2, '0')}T${hours[i % 6]}:30` }),
+    ).join('\n');
+    const submitted = await call(ENTRY, '/flight-delay/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    expect(submitted.status).toBe(202);
+    const { job_id: id } = JSON.parse(submitted.body) as { job_id: string };
+    const status = async () => JSON.parse((await call(ENTRY, `/flight-delay/v1/jobs/${id}`)).body) as { state: string; progress: { rows_done: number } | null };
+    // Restart the worker once the job is under way (or already done, on a fast machine): SIGTERM drains it
+    // (the chunk in hand finishes, the job goes back to the queue), and the new process takes it up.
+    await eventually(async () => {
+      const s = await status();
+      return s.state === 'completed' || (s.state === 'active' && (s.progress?.rows_done ?? 0) > 0);
+    }, 'the job under way', 120_000);
+    const atRestart = await status();
+    process.stdout.write(`job ${id} at the worker's restart: ${atRestart.state}, ${atRestart.progress?.rows_done ?? 0} of ${rows} rows done\n`);
+    expect({ worker: worker.label, exit: await stack.signalReplica(worker, 'SIGTERM') }).toEqual({ worker: worker.label, exit: 0 });
+    await stack.startReplica(worker);
+    await eventually(async () => (await status()).state === 'completed', 'the job completed after the restart', 300_000);
+    const results = await call(ENTRY, `/flight-delay/v1/jobs/${id}/results`);
+    expect(results.status).toBe(200);
+    const indexes = results.body
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { index: number }).index);
+    expect(indexes).toHaveLength(rows);
+    expect(new Set(indexes).size).toBe(rows);
+    expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+  }, 480_000);
 });
 
 describe('monitoring against live replicas', () => {
