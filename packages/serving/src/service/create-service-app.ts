@@ -58,6 +58,19 @@ export interface ServiceAppDeps<I, O, A, P = I> {
   predictionLog?: PredictionLogStore;
   /** The process's Redis connection, if any: /health shows it (`redis`: ok or degraded); readiness never waits on it. */
   redis?: RedisConnection;
+  /**
+   * Long-lived parts the app itself owns (a result cache's Redis connection): createApp adds them and never
+   * starts them; the service starts each before the model loads and stops each after the HTTP drain.
+   */
+  resources?: ServiceResource[];
+}
+
+/** A part created by createApp whose start/stop the service runs (see ServiceAppDeps.resources). */
+export interface ServiceResource {
+  name: string;
+  /** Must not wait for a dependency (connect in the background). */
+  start(): void;
+  stop(): Promise<void>;
 }
 
 /** What a service adds to the standard app: its own routes (documented like the rest) and readiness checks. */
@@ -65,8 +78,11 @@ export interface ServiceAppExtensions {
   /** Called with the route table after the standard routes, before the 404/405 guard. */
   routes?(routes: RouteTable, helpers: { json: ReturnType<typeof jsonDecoder> }): void;
   readiness?: readonly ReadinessCheck[];
-  /** Path of the one-instance prediction route (`/v1/predict`); the batch route is this + `/batch`. */
-  predictPath?: string;
+  /**
+   * Path of the one-instance prediction route (`/v1/predict`); the batch route is this + `/batch`. `false`: no
+   * standard JSON prediction routes; the service registers its own in `routes` (an image service's uploads).
+   */
+  predictPath?: string | false;
 }
 
 /** `TRUST_PROXY` as Express takes it: true/false, a hop count, or addresses/subnets ('loopback'). */
@@ -143,8 +159,10 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       },
     });
 
-  const predictPath = extensions.predictPath ?? '/v1/predict';
-  routes.add({
+  const predictPath = extensions.predictPath || '/v1/predict';
+  // predictPath false: the two standard prediction routes are not registered (their arguments not even built).
+  const predictionRoutes = extensions.predictPath === false ? undefined : routes;
+  predictionRoutes?.add({
     method: 'post',
     path: predictPath,
     summary: predictor.description,
@@ -162,7 +180,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input, output, latencyMs });
     },
   });
-  routes.add({
+  predictionRoutes?.add({
     method: 'post',
     path: `${predictPath}/batch`,
     summary: `Up to ${predictor.maxBatchInstances} predictions, in order; an invalid instance is answered in place`,
