@@ -10,6 +10,9 @@ import { createApp } from './app';
 import { loadConfig } from './config';
 import { vehiclePredictor } from './predictor';
 
+// Generous bounds: the machine is shared and every upload is really decoded (these are deadlines, not timings).
+jest.setTimeout(180_000);
+
 const MODEL_ROOT = path.resolve(__dirname, '../model');
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 

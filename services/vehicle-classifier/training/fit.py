@@ -3,7 +3,7 @@ wrote through the service's own preprocessing, scores it on the validation and s
 model/<MODEL_VERSION>/: model.onnx (dynamic batch), golden.json, evaluation.json and the card model.json.
 
     /usr/bin/python3 training/fit.py            (train.sh runs it; MODEL_VERSION must be set)
-Environment: FIT_EPOCHS (default 16), FIT_THREADS (torch threads, default 2), FIT_SEED (default 7).
+Environment: FIT_EPOCHS (default 14), FIT_THREADS (torch threads, default 2), FIT_SEED (default 7).
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def main() -> None:
     version = os.environ.get("MODEL_VERSION")
     if not version:
         sys.exit("MODEL_VERSION is not set (train.sh sets it)")
-    epochs = int(os.environ.get("FIT_EPOCHS", "16"))
+    epochs = int(os.environ.get("FIT_EPOCHS", "14"))
     torch.set_num_threads(int(os.environ.get("FIT_THREADS", "2")))
     seed = int(os.environ.get("FIT_SEED", "7"))
     torch.manual_seed(seed)
@@ -238,9 +238,9 @@ def main() -> None:
             "description": (
                 "Pictures rendered by training/render.ts (seeded SVG scenes rasterised by sharp): per-class body proportions, wheel counts "
                 "and sizes, side and three-quarter views, mirrored, rotated up to 6 degrees, scaled, shifted and cropped by the frame, posts, "
-                "bushes, signs and boxes in front, street/field/gradient/noise backgrounds, relit, sometimes blurred, JPEG (quality 30-95), "
+                "bushes, signs and boxes in front, street/field/gradient/noise/clutter/check-dot-grid pattern backgrounds, relit, sometimes blurred, JPEG (quality 30-95), "
                 "PNG or WebP. The shifted test set (another seed, the 'shifted' domain) uses dusk/stripes/brick/coarse-noise backgrounds, "
-                "pastel, grey and near-black bodies, smaller and larger vehicles, stronger three-quarter views and rotations, darker and "
+                "pastel, grey (saturation < 12 %) and near-black bodies, smaller and larger vehicles, stronger three-quarter views and rotations, darker and "
                 "brighter lighting, more occlusion."
             ),
         },

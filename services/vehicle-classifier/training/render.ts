@@ -45,7 +45,7 @@ function bodyColour(r: Rng, domain: Domain): { main: string; dark: string } {
   // Train: mid-tones of any saturation above 25 %. Shifted: pastels, near-black and greys it never saw.
   const [s, l] =
     domain === 'train'
-      ? [r.range(25, 95), r.range(24, 62)]
+      ? [r.range(12, 95), r.range(22, 64)]
       : r.pick([
           [r.range(25, 60), r.range(70, 85)],
           [r.range(0, 12), r.range(12, 75)],
@@ -58,7 +58,22 @@ function background(r: Rng, domain: Domain, w: number, h: number): { svg: string
   const horizon = h * r.range(0.45, 0.75);
   const id = `g${r.int(0, 1e6)}`;
   if (domain === 'train') {
-    switch (r.pick(['street', 'gradient', 'noise', 'field', 'clutter'] as const)) {
+    switch (r.pick(['street', 'gradient', 'noise', 'field', 'clutter', 'pattern'] as const)) {
+      case 'pattern': {
+        // Periodic high-contrast textures (checks, dots, grids): tiles, fences, façades.
+        const a = hsl(r.range(0, 360), r.range(0, 80), r.range(20, 85));
+        const b = hsl(r.range(0, 360), r.range(0, 80), r.range(20, 85));
+        const p = r.range(5, 18);
+        const tile = r.pick([
+          `<rect width="${f(p)}" height="${f(p)}" fill="${b}"/><rect x="${f(p)}" y="${f(p)}" width="${f(p)}" height="${f(p)}" fill="${b}"/>`,
+          `<circle cx="${f(p / 2)}" cy="${f(p / 2)}" r="${f(p * 0.35)}" fill="${b}"/>`,
+          `<rect width="${f(p * 2)}" height="${f(p * 0.25)}" fill="${b}"/><rect width="${f(p * 0.25)}" height="${f(p * 2)}" fill="${b}"/>`,
+        ]);
+        return {
+          svg: `<defs><pattern id="${id}" width="${f(p * 2)}" height="${f(p * 2)}" patternUnits="userSpaceOnUse"><rect width="${f(p * 2)}" height="${f(p * 2)}" fill="${a}"/>${tile}</pattern></defs><rect width="${w}" height="${h}" fill="url(#${id})"/>`,
+          horizon,
+        };
+      }
       case 'clutter': {
         // Unrelated shapes behind the vehicle: walls, windows, signs, foliage seen as blocks of colour.
         const shapes = Array.from({ length: r.int(5, 12) }, () => {
@@ -306,10 +321,10 @@ export async function render({ cls, domain, seed }: Scene): Promise<Rendered> {
   const bg = background(r, domain, w, h);
   const colour = bodyColour(r, domain);
   // Scale: vehicle length as a share of the width; the shifted set uses smaller and larger vehicles than training.
-  const share = shifted ? (r.chance(0.5) ? r.range(0.38, 0.55) : r.range(0.88, 1.05)) : r.range(0.55, 0.88);
-  const view = r.chance(shifted ? 0.7 : 0.4) ? 'three-quarter' : 'side';
-  const squash = view === 'side' ? 1 : shifted ? r.range(0.55, 0.72) : r.range(0.72, 0.9);
-  const skew = view === 'side' ? 0 : shifted ? r.range(14, 24) : r.range(6, 14);
+  const share = shifted ? (r.chance(0.5) ? r.range(0.38, 0.5) : r.range(0.9, 1.05)) : r.range(0.5, 0.9);
+  const view = r.chance(shifted ? 0.7 : 0.5) ? 'three-quarter' : 'side';
+  const squash = view === 'side' ? 1 : shifted ? r.range(0.55, 0.68) : r.range(0.68, 0.9);
+  const skew = view === 'side' ? 0 : shifted ? r.range(17, 24) : r.range(6, 17);
   const scale = (w * share) / 100 / squash ** 0.3;
   const mirror = r.chance(0.5);
   const rotation = r.range(-1, 1) * (shifted ? 10 : 6);
@@ -330,7 +345,7 @@ export async function render({ cls, domain, seed }: Scene): Promise<Rendered> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${bg.svg}${vehicle}${occlusion}${grain}</svg>`;
 
   // Lighting, blur, encoding: what a camera and an upload do to a picture.
-  const brightness = shifted ? (r.chance(0.5) ? r.range(0.45, 0.7) : r.range(1.25, 1.5)) : r.range(0.7, 1.25);
+  const brightness = shifted ? (r.chance(0.5) ? r.range(0.45, 0.7) : r.range(1.25, 1.5)) : r.range(0.65, 1.3);
   let image = sharp(Buffer.from(svg), { density: 72 })
     .flatten({ background: '#808080' })
     .modulate({ brightness, saturation: r.range(0.6, 1.3) })

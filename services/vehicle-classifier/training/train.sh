@@ -11,7 +11,7 @@
 #          --shifted <root>   (with --images) a second folder of the same classes used as the robustness test set
 #          --per-class <n>    renders per class for training (default 900; validation and shifted get n/6 each)
 #          --seed <s>         renderer seed (default 12)
-# Environment: FIT_EPOCHS (default 16), FIT_THREADS (default 2), MODEL_VERSION (default: newest + 1).
+# Environment: FIT_EPOCHS (default 14), FIT_THREADS (default 2), MODEL_VERSION (default: newest + 1).
 # Writes model/<newest + 1>/ as a candidate when another version exists; promote it to serve.
 set -euo pipefail
 caller_dir=$PWD
