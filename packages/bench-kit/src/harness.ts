@@ -114,13 +114,23 @@ export interface Load {
   non2xx: number;
 }
 
-/** autocannon on one URL: a POST of `body`, or a GET when `body` is undefined; `overallRate` paces it. */
-export async function load(url: string, body: string | undefined, seconds = SECONDS, connections = CONNECTIONS, overallRate?: number): Promise<Load> {
+/**
+ * autocannon on one URL: a POST of `body` (JSON unless `contentType` says otherwise, e.g. a multipart upload),
+ * or a GET when `body` is undefined; `overallRate` paces it.
+ */
+export async function load(
+  url: string,
+  body: string | Buffer | undefined,
+  seconds = SECONDS,
+  connections = CONNECTIONS,
+  overallRate?: number,
+  contentType = 'application/json',
+): Promise<Load> {
   const result = await autocannon({
     url,
     connections,
     duration: seconds,
-    ...(body === undefined ? {} : { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body }),
+    ...(body === undefined ? {} : { method: 'POST' as const, headers: { 'content-type': contentType }, body }),
     ...(overallRate ? { overallRate } : {}),
   });
   return {
@@ -182,7 +192,8 @@ export async function compareToFloor(scenarios: readonly Scenario[]): Promise<{ 
  */
 export async function rawModelMicros(
   onnxPath: string,
-  input: { name: string; width: number },
+  /** `width` values per row; `shape` the per-row shape when it is not flat (an image: [3, 64, 64]). */
+  input: { name: string; width: number; shape?: readonly number[] },
   write: (i: number, out: Float32Array, offset: number) => void,
   n: number,
   iterations: number,
@@ -196,7 +207,7 @@ export async function rawModelMicros(
   });
   const rows = new Float32Array(n * input.width);
   for (let i = 0; i < n; i++) write(i, rows, i * input.width);
-  const feeds = { [input.name]: new ort.Tensor('float32', rows, [n, input.width]) };
+  const feeds = { [input.name]: new ort.Tensor('float32', rows, [n, ...(input.shape ?? [input.width])]) };
   for (let i = 0; i < 50; i++) await session.run(feeds);
   const times: number[] = [];
   for (let i = 0; i < iterations; i++) {

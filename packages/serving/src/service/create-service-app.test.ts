@@ -2,6 +2,7 @@ import request from 'supertest';
 import { LINEAR_MODEL_DIR, linearPredictor } from '../testing/linear-predictor';
 import { eventually } from '../testing/eventually';
 import { startTestService, type TestService } from '../testing/test-service';
+import { createServiceApp } from './create-service-app';
 
 const PREDICT_KEY = 'predict-key-0123456789';
 const ADMIN_KEY = 'admin-key-0123456789ab';
@@ -300,5 +301,26 @@ describe('service app (edge rules)', () => {
     } finally {
       await hidden.stop();
     }
+  });
+
+  it('leaves the prediction routes to a service that says predictPath: false, and runs the start/stop of its parts', async () => {
+    const events: string[] = [];
+    const svc = await startTestService({
+      predictor: linearPredictor,
+      parts: () => ({
+        createApp: (deps) => createServiceApp(deps, { predictPath: false }),
+        start: () => events.push('start'),
+        stopSteps: [{ name: 'probe', run: async () => void events.push('stop') }],
+      }),
+    });
+    try {
+      expect(events).toEqual(['start']);
+      await request(svc.app).post('/v1/predict').send({ a: 1, b: 1, c: 1 }).expect(404);
+      await request(svc.app).post('/v1/predict/batch').send({ instances: [] }).expect(404);
+      expect((await request(svc.app).get('/openapi.json').expect(200)).body.paths['/v1/predict']).toBeUndefined();
+    } finally {
+      await svc.stop();
+    }
+    expect(events).toEqual(['start', 'stop']);
   });
 });

@@ -84,8 +84,11 @@ export interface ServiceAppExtensions<I = unknown, O = unknown> {
   /** Called with the route table after the standard routes, before the 404/405 guard. */
   routes?(routes: RouteTable, helpers: { json: ReturnType<typeof jsonDecoder> }): void;
   readiness?: readonly ReadinessCheck[];
-  /** Path of the one-instance prediction route (`/v1/predict`); the batch route is this + `/batch`. */
-  predictPath?: string;
+  /**
+   * Path of the one-instance prediction route (`/v1/predict`); the batch route is this + `/batch`. `false`: no
+   * standard JSON prediction routes; the service registers its own in `routes` (an image service's uploads).
+   */
+  predictPath?: string | false;
 }
 
 /** `TRUST_PROXY` as Express takes it: true/false, a hop count, or addresses/subnets ('loopback'). */
@@ -168,8 +171,10 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       },
     });
 
-  const predictPath = extensions.predictPath ?? '/v1/predict';
-  routes.add({
+  const predictPath = extensions.predictPath || '/v1/predict';
+  // predictPath false: the two standard prediction routes are not registered (their arguments not even built).
+  const predictionRoutes = extensions.predictPath === false ? undefined : routes;
+  predictionRoutes?.add({
     method: 'post',
     path: predictPath,
     summary: predictor.description,
@@ -188,7 +193,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input: logged(input), output: logged(output), latencyMs });
     },
   });
-  routes.add({
+  predictionRoutes?.add({
     method: 'post',
     path: `${predictPath}/batch`,
     summary: `Up to ${predictor.maxBatchInstances} predictions, in order; an invalid instance is answered in place`,

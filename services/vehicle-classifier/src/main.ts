@@ -1,0 +1,27 @@
+import path from 'node:path';
+import { ConfigError, packageVersion, runService } from '@predict/serving';
+import { vehicleParts } from './app';
+import { loadConfig, type Config } from './config';
+import { vehiclePredictor } from './predictor';
+
+// The service's own variables shape the predictor (the pixel limit) before the service starts, so they are
+// read here first; a bad value exits 1 naming the variable, as runService does for the rest.
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${JSON.stringify({ level: 'error', service: 'vehicle-classifier', message: error.message, problems: error.problems, timestamp: new Date().toISOString() })}\n`);
+  process.exit(1);
+}
+
+runService({
+  service: 'vehicle-classifier',
+  version: packageVersion(path.resolve(__dirname, '../package.json')),
+  predictor: vehiclePredictor({ maxPixels: config.MAX_IMAGE_PIXELS }),
+  loadConfig: () => config,
+  parts: vehicleParts(config),
+}).catch((error: Error) => {
+  process.stderr.write(`${JSON.stringify({ level: 'error', message: error.message, stack: error.stack })}\n`);
+  process.exit(1);
+});

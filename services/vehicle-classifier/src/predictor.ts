@@ -1,0 +1,66 @@
+import path from 'node:path';
+import sharp from 'sharp';
+import { HttpError, definePredictor } from '@predict/serving';
+import { PIXELS_PER_IMAGE, toPixels, type DecodeLimits } from './image';
+import { classificationSchema, imageInputSchema, type Classification } from './schema';
+
+export interface VehicleArtifacts {
+  /** Class names in the order of the model's `probabilities` (the card's `classes`). */
+  classes: readonly string[];
+}
+
+/** Every class, most probable first (the HTTP routes cut it to `top_k`). */
+export function classify(probabilities: ArrayLike<number>, classes: readonly string[]): Classification {
+  const ranked = classes.map((label, i) => ({ label, probability: Number(probabilities[i]) })).sort((a, b) => b.probability - a.probability);
+  const top = ranked[0] ?? { label: '', probability: 0 };
+  return { label: top.label, confidence: top.probability, top_k: ranked };
+}
+
+/** The service's default decode limits (MAX_IMAGE_PIXELS): the predictor module used without config gets these. */
+export const DEFAULT_LIMITS: DecodeLimits = { maxPixels: 25_000_000 };
+
+/**
+ * vehicle-classifier: the vehicle type in a photo. `prepare` decodes every image of a request with sharp
+ * (its own threads; one rejected image is refused in place with its 400), `featurize` copies the 3×64×64
+ * tensor into the batch, `toOutput` ranks the classes.
+ */
+export function vehiclePredictor(limits: DecodeLimits = DEFAULT_LIMITS) {
+  return definePredictor({
+    name: 'vehicle-classifier',
+    description: 'Vehicle type (bicycle, motorcycle, car, van, bus, truck) of the one vehicle in a photo',
+    input: imageInputSchema,
+    output: classificationSchema,
+    // A generated picture (no file needed): grey with a dark box, encoded as the JPEG a client would send.
+    warmup: async () => [
+      await sharp({ create: { width: 640, height: 480, channels: 3, background: '#8899aa' } })
+        .composite([{ input: { create: { width: 300, height: 120, channels: 3, background: '#303030' } }, left: 170, top: 220 }])
+        .jpeg()
+        .toBuffer(),
+    ],
+    maxBatchInstances: 16,
+    defaultModelDir: path.resolve(__dirname, '../model'),
+    loadArtifacts: async (_dir, card): Promise<VehicleArtifacts> => {
+      const classes = (card as { classes?: unknown }).classes;
+      if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === 'string')) {
+        throw new Error('model.json must list its `classes` (at least two names, in the order of `probabilities`)');
+      }
+      const width = card.outputs.find((o) => o.name === 'probabilities')?.shape[1];
+      if (width !== classes.length) throw new Error(`model.json lists ${classes.length} classes but \`probabilities\` has ${width} columns`);
+      return { classes: classes as string[] };
+    },
+    prepare: (inputs) => Promise.all(inputs.map((bytes) => toPixels(bytes, limits).catch(rethrowUnlessHttp))),
+    featurize: (pixels: Float32Array, _artifacts, row) => {
+      row.float32('image').set(pixels.subarray(0, PIXELS_PER_IMAGE));
+    },
+    toOutput: (row, _pixels, { classes }) => classify(row['probabilities'] as Float32Array, classes),
+  });
+}
+
+/** A refused image stays a per-image answer (its HttpError); anything else is a bug that fails the request. */
+function rethrowUnlessHttp(error: unknown): HttpError {
+  if (error instanceof HttpError && error.status < 500) return error;
+  throw error;
+}
+
+/** The predictor with the default limits, for tools that load a predictor module (`predict-model`, the batch tier). */
+export const vehicleClassifierPredictor = vehiclePredictor();
