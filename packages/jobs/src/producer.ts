@@ -154,6 +154,8 @@ export class JobProducer {
 
   /** The job's state, progress, counts and timestamps; undefined when unknown (or expired). */
   async status(jobId: string): Promise<JobStatus | undefined> {
+    // The state first, then the job: a job read before it finished could otherwise be reported failed without its reason.
+    const known = (await this.queue.getJobState(jobId)) as JobState;
     const job = await this.getJob(jobId);
     const summary = (await this.summary(jobId)) ?? null;
     if (!job) {
@@ -174,7 +176,7 @@ export class JobProducer {
         error: null,
       };
     }
-    const state = (await job.getState()) as JobState;
+    const state = known === 'unknown' ? ((await job.getState()) as JobState) : known;
     const input = job.data.input;
     const progress = typeof job.progress === 'object' ? (job.progress as JobProgress) : null;
     return {

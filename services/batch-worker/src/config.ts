@@ -1,5 +1,6 @@
 import { ConfigError, intVar, listVar, loadServingConfig, optionalStringVar, servingEnvSchema } from '@predict/serving';
 import { DEFAULT_QUEUE_PREFIX } from '@predict/jobs';
+import { imageLimitsEnv } from '@predict/vehicle-classifier/config';
 import { z } from 'zod';
 
 /**
@@ -28,6 +29,12 @@ export const envSchema = servingEnvSchema.extend({
   /** SIGTERM: how long the current chunks may take to finish before the process exits anyway. */
   WORKER_DRAIN_TIMEOUT_MS: intVar(30_000, 0, 600_000),
   JOBS_PREFIX: optionalStringVar().transform((v) => v ?? DEFAULT_QUEUE_PREFIX),
+  /** vehicle-classifier queue: MAX_IMAGE_BYTES and MAX_IMAGE_PIXELS, the service's own variables and defaults. */
+  ...imageLimitsEnv,
+  /** vehicle-classifier `images` source: the shared volume its paths are relative to (unset: the source refuses jobs). */
+  JOBS_IMAGE_ROOT: optionalStringVar(),
+  /** vehicle-classifier `images` source: most paths one job may list. */
+  JOBS_IMAGE_MAX_PATHS: intVar(10_000, 1, 100_000),
 });
 
 export type Config = z.output<typeof envSchema>;

@@ -5,6 +5,10 @@
 export interface JobSource {
   /** How many instances the source holds for these params (validate params here: throw to refuse them). */
   count(params: Record<string, unknown>): Promise<number>;
-  /** Instances [start, end) as the predictor's input takes them. */
+  /**
+   * Instances [start, end) as the predictor's input takes them. An entry may be an HttpError (4xx) instead:
+   * that row is answered with it in the results (a file that is missing or refused); throw to fail the read
+   * (the job is retried).
+   */
   read(params: Record<string, unknown>, start: number, end: number): Promise<unknown[]>;
 }

@@ -12,7 +12,7 @@ import {
 } from '@predict/serving';
 import { createApp } from './app';
 import { loadConfig } from './config';
-import { SERVICES } from './services';
+import { createServices } from './services';
 import { WorkerTier } from './worker-tier';
 
 async function main(): Promise<void> {
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'batch-worker' });
   const metrics = createServingMetrics(registry);
-  const tier = new WorkerTier({ config, services: SERVICES, logger, metrics });
+  const tier = new WorkerTier({ config, services: createServices(config), logger, metrics });
   const state = new ServiceState();
   const app = createApp({
     config,

@@ -39,6 +39,8 @@ export interface ProcessorDeps {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any service's predictor
   runtime: PredictorRuntime<any, any, any, any>;
   sources?: Readonly<Record<string, JobSource>>;
+  /** Most rows per chunk of an inline or source input, whatever the job asks (QueueService.maxChunkRows). */
+  maxChunkRows?: number;
   metrics?: WorkerMetrics;
   logger: Logger;
   /** True once the process is draining (SIGTERM): the job goes back to wait after its current chunk. */
@@ -53,19 +55,33 @@ interface Plan {
   cleanup(): Promise<void>;
 }
 
+type RowError = ReturnType<typeof errorDetail>;
+
 /** Parses NDJSON lines; a line that is not JSON becomes a row error instead of failing the chunk. */
-function parseLines(text: string): { rows: unknown[]; bad: Map<number, string> } {
+function parseLines(text: string, base: number): { rows: unknown[]; bad: Map<number, RowError> } {
   const lines = text.split('\n');
   const rows: unknown[] = new Array(lines.length);
-  const bad = new Map<number, string>();
+  const bad = new Map<number, RowError>();
   for (let i = 0; i < lines.length; i++) {
     try {
       rows[i] = JSON.parse(lines[i] as string);
     } catch (error) {
-      bad.set(i, (error as Error).message);
+      bad.set(i, { code: 'invalid_json', message: `instance ${base + i} is not valid JSON: ${(error as Error).message}` });
       rows[i] = null;
     }
   }
+  return { rows, bad };
+}
+
+/** A source's rows: an HttpError entry (4xx) is that row's answer; the model gets the rest. */
+function sourceRows(loaded: unknown[]): { rows: unknown[]; bad: Map<number, RowError> } {
+  const bad = new Map<number, RowError>();
+  const rows = loaded.map((row, i) => {
+    if (!(row instanceof HttpError)) return row;
+    if (row.status >= 500) throw row;
+    bad.set(i, errorDetail(row));
+    return null;
+  });
   return { rows, bad };
 }
 
@@ -82,7 +98,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const input = data.input;
     switch (input.kind) {
       case 'inline': {
-        const chunkRows = data.chunk_rows;
+        const chunkRows = Math.min(data.chunk_rows, deps.maxChunkRows ?? Infinity);
         return {
           rows: input.instances.length,
           chunks: Math.ceil(input.instances.length / chunkRows),
@@ -123,7 +139,7 @@ export function createProcessor(deps: ProcessorDeps) {
           if (error instanceof HttpError && error.status < 500) throw new JobRefusedError('invalid_payload', `source '${input.source}': ${error.message}`);
           throw error;
         }
-        const chunkRows = data.chunk_rows;
+        const chunkRows = Math.min(data.chunk_rows, deps.maxChunkRows ?? Infinity);
         return {
           rows,
           chunks: Math.ceil(rows / chunkRows),
@@ -168,7 +184,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const read = async (n: number) => {
       const loaded = await work.load(n);
       // A chunked input arrives as one NDJSON string; parse it here (rows that are not JSON are answered in place).
-      return data.input.kind === 'chunks' ? parseLines(loaded[0] as string) : { rows: loaded, bad: new Map<number, string>() };
+      if (data.input.kind === 'chunks') return parseLines(loaded[0] as string, n * work.chunkRows);
+      return data.input.kind === 'source' ? sourceRows(loaded) : { rows: loaded, bad: new Map<number, RowError>() };
     };
     const quiet = <T>(p: Promise<T>) => {
       // Awaited later (or dropped on drain): never an unhandled rejection meanwhile.
@@ -207,14 +224,14 @@ export function createProcessor(deps: ProcessorDeps) {
       let ok = 0;
       for (let i = 0; i < results.length; i++) {
         const index = base + i;
-        const badJson = bad.get(i);
+        const refused = bad.get(i);
         const r = results[i];
-        if (badJson === undefined && r?.ok) {
+        if (refused === undefined && r?.ok) {
           ok++;
           lines[i] = `{"index":${index},"output":${JSON.stringify(r.output)}}`;
           continue;
         }
-        const detail = badJson !== undefined ? { code: 'invalid_json', message: `instance ${index} is not valid JSON: ${badJson}` } : errorDetail(r && !r.ok ? asHttpError(r.error) : internal());
+        const detail = refused ?? errorDetail(r && !r.ok ? asHttpError(r.error) : internal());
         if (errors.length < SUMMARY_ERROR_CAP) errors.push({ index, ...detail });
         lines[i] = JSON.stringify({ index, error: detail });
       }

@@ -51,7 +51,10 @@ export class WorkerTier {
     this.queues = deps.services
       .filter((s) => wanted.length === 0 || wanted.includes(s.queue))
       .map((service) => {
-        const runtime = new PredictorRuntime(service.predictor, { ...runtimeOptions(config, logger, deps.metrics), modelDir: undefined, version: undefined });
+        const options = runtimeOptions(config, logger, deps.metrics);
+        // A queue of large rows (images) runs its model on at most maxChunkRows rows at a time: decoded inputs stay bounded.
+        const bulkRunRows = Math.min(options.bulkRunRows ?? Infinity, service.maxChunkRows ?? Infinity);
+        const runtime = new PredictorRuntime(service.predictor, { ...options, bulkRunRows, modelDir: undefined, version: undefined });
         const connection = createRedis(redisConfig, logger, { role: `worker:${service.queue}`, service: 'batch-worker', ...waiting });
         const queue = new Queue(service.queue, { connection: this.inspect.client, prefix: config.JOBS_PREFIX });
         queue.on('error', () => undefined);
@@ -92,6 +95,7 @@ export class WorkerTier {
         redis: this.data.client,
         runtime: q.runtime,
         sources: q.service.sources,
+        maxChunkRows: q.service.maxChunkRows,
         metrics: workerMetrics,
         logger,
         isStopping: () => this.stopping,

@@ -18,7 +18,7 @@ try {
 runService({
   service: 'vehicle-classifier',
   version: packageVersion(path.resolve(__dirname, '../package.json')),
-  predictor: vehiclePredictor({ maxPixels: config.MAX_IMAGE_PIXELS }),
+  predictor: vehiclePredictor({ maxPixels: config.MAX_IMAGE_PIXELS, maxBytes: config.MAX_IMAGE_BYTES }),
   loadConfig: () => config,
   parts: vehicleParts(config),
 }).catch((error: Error) => {

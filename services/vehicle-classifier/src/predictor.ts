@@ -16,15 +16,22 @@ export function classify(probabilities: ArrayLike<number>, classes: readonly str
   return { label: top.label, confidence: top.probability, top_k: ranked };
 }
 
-/** The service's default decode limits (MAX_IMAGE_PIXELS): the predictor module used without config gets these. */
-export const DEFAULT_LIMITS: DecodeLimits = { maxPixels: 25_000_000 };
+export interface ImageLimits extends DecodeLimits {
+  /** Largest image file, in bytes (MAX_IMAGE_BYTES): a larger one is refused in place with a 413. */
+  maxBytes: number;
+}
+
+/** The service's default limits (MAX_IMAGE_PIXELS, MAX_IMAGE_BYTES): the predictor module used without config gets these. */
+export const DEFAULT_LIMITS: ImageLimits = { maxPixels: 25_000_000, maxBytes: 8 * 1024 * 1024 };
 
 /**
- * vehicle-classifier: the vehicle type in a photo. `prepare` decodes every image of a request with sharp
- * (its own threads; one rejected image is refused in place with its 400), `featurize` copies the 3×64×64
- * tensor into the batch, `toOutput` ranks the classes.
+ * vehicle-classifier: the vehicle type in a photo. Its input is `{image_base64}` or `{image: bytes}` (the
+ * same for HTTP JSON, multipart uploads and batch jobs). `prepare` refuses files over `maxBytes` (413) and
+ * decodes every image with sharp (its own threads; a rejected image is refused in place with its 4xx),
+ * `featurize` copies the 3×64×64 tensor into the batch, `toOutput` ranks the classes.
  */
-export function vehiclePredictor(limits: DecodeLimits = DEFAULT_LIMITS) {
+export function vehiclePredictor(given: Partial<ImageLimits> = {}) {
+  const limits: ImageLimits = { ...DEFAULT_LIMITS, ...given };
   return definePredictor({
     name: 'vehicle-classifier',
     description: 'Vehicle type (bicycle, motorcycle, car, van, bus, truck) of the one vehicle in a photo',
@@ -48,12 +55,18 @@ export function vehiclePredictor(limits: DecodeLimits = DEFAULT_LIMITS) {
       if (width !== classes.length) throw new Error(`model.json lists ${classes.length} classes but \`probabilities\` has ${width} columns`);
       return { classes: classes as string[] };
     },
-    prepare: (inputs) => Promise.all(inputs.map((bytes) => toPixels(bytes, limits).catch(rethrowUnlessHttp))),
+    prepare: (inputs) =>
+      Promise.all(inputs.map((bytes) => (bytes.length > limits.maxBytes ? Promise.resolve(tooLarge(bytes.length, limits.maxBytes)) : toPixels(bytes, limits).catch(rethrowUnlessHttp)))),
     featurize: (pixels: Float32Array, _artifacts, row) => {
       row.float32('image').set(pixels.subarray(0, PIXELS_PER_IMAGE));
     },
     toOutput: (row, _pixels, { classes }) => classify(row['probabilities'] as Float32Array, classes),
   });
+}
+
+/** 413 for one image over MAX_IMAGE_BYTES (uploads are stopped earlier by the decoders; a job's row lands here). */
+function tooLarge(bytes: number, maxBytes: number): HttpError {
+  return new HttpError(413, 'payload_too_large', `image: ${bytes} bytes exceeds the limit of ${maxBytes} bytes (MAX_IMAGE_BYTES)`, { details: { limit_bytes: maxBytes, bytes } });
 }
 
 /** A refused image stays a per-image answer (its HttpError); anything else is a bug that fails the request. */
