@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { ApiKeyAuth, errorMiddleware, healthHandlers, methodGuard, requestContext, type Logger, type ServingMetrics } from '@predict/serving';
 import express from 'express';
+import { redactBoardQueue } from './board-redaction';
 import type { Config } from './config';
 import type { WorkerTier } from './worker-tier';
 
@@ -54,7 +55,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
-  createBullBoard({ queues: tier.queues.map((q) => new BullMQAdapter(q.queue)), serverAdapter: board });
+  // A sensitive queue's (iit-risk's) job data and return values are shown redacted (board-redaction.ts).
+  createBullBoard({ queues: tier.queues.map((q) => (q.service.sensitive ? redactBoardQueue(new BullMQAdapter(q.queue)) : new BullMQAdapter(q.queue))), serverAdapter: board });
   app.use('/admin/queues', ...auth.require('admin'), board.getRouter() as express.Router);
 
   methodGuard(app, routes);

@@ -16,6 +16,7 @@ import { HttpError, errorDetail, type Logger, type PredictorRuntime } from '@pre
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobSource } from './job-source';
+import type { QueueParts } from './services';
 import type { WorkerMetrics } from './worker-metrics';
 
 /** Why a job failed, as the failures metric labels it (a small fixed set). */
@@ -41,6 +42,8 @@ export interface ProcessorDeps {
   sources?: Readonly<Record<string, JobSource>>;
   /** Most rows per chunk of an inline or source input, whatever the job asks (QueueService.maxChunkRows). */
   maxChunkRows?: number;
+  /** The queue's audit / output hook (QueueParts.afterChunk): runs before each chunk's results are written. */
+  afterChunk?: QueueParts['afterChunk'];
   metrics?: WorkerMetrics;
   logger: Logger;
   /** True once the process is draining (SIGTERM): the job goes back to wait after its current chunk. */
@@ -94,7 +97,7 @@ function sourceRows(loaded: unknown[]): { rows: unknown[]; bad: Map<number, RowE
 export function createProcessor(deps: ProcessorDeps) {
   const { queue, prefix, redis, runtime } = deps;
 
-  async function plan(data: JobData): Promise<Plan> {
+  async function plan(data: JobData, jobId: string): Promise<Plan> {
     const input = data.input;
     switch (input.kind) {
       case 'inline': {
@@ -132,9 +135,10 @@ export function createProcessor(deps: ProcessorDeps) {
       case 'source': {
         const source = deps.sources?.[input.source];
         if (!source) throw new JobRefusedError('invalid_payload', `queue '${queue}' has no source '${input.source}'`);
+        const ctx = { jobId, ttlSeconds: data.results_ttl_seconds };
         let rows: number;
         try {
-          rows = await source.count(input.params);
+          rows = await source.count(input.params, ctx);
         } catch (error) {
           if (error instanceof HttpError && error.status < 500) throw new JobRefusedError('invalid_payload', `source '${input.source}': ${error.message}`);
           throw error;
@@ -144,7 +148,7 @@ export function createProcessor(deps: ProcessorDeps) {
           rows,
           chunks: Math.ceil(rows / chunkRows),
           chunkRows,
-          load: (n) => source.read(input.params, n * chunkRows, Math.min(rows, (n + 1) * chunkRows)),
+          load: (n) => source.read(input.params, n * chunkRows, Math.min(rows, (n + 1) * chunkRows), ctx),
           cleanup: async () => undefined,
         };
       }
@@ -162,7 +166,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const jobId = job.id as string;
     const ttl = data.results_ttl_seconds;
     const partsKey = resultPartsKey(prefix, queue, jobId);
-    const work = await plan(data);
+    const work = await plan(data, jobId);
     const logger = deps.logger.child({ queue, job_id: jobId });
 
     // The resume point: chunks another attempt (or a worker that died) already finished.
@@ -202,7 +206,9 @@ export function createProcessor(deps: ProcessorDeps) {
           if ((await redis.exists(cancelKey(prefix, queue, jobId))) === 1) throw new JobRefusedError('cancelled', 'cancelled');
           const began = performance.now();
           const { results, model } = await runtime.predictChunk(input.rows);
-          return { n, bad: input.bad, results, model, ms: performance.now() - began };
+          const ms = performance.now() - began;
+          const extra = (await deps.afterChunk?.({ jobId, chunk: n, base: n * work.chunkRows, rows: input.rows, results, model, submittedBy: data.submitted_by })) ?? [];
+          return { n, bad: input.bad, results, model, ms, extra };
         })(),
       );
     let predicting = todo.length > 0 ? predict(0) : undefined;
@@ -217,7 +223,7 @@ export function createProcessor(deps: ProcessorDeps) {
         throw error;
       }
       predicting = k + 1 < todo.length ? predict(k + 1) : undefined;
-      const { n, bad, results, model } = chunk;
+      const { n, bad, results, model, extra } = chunk;
       const base = n * work.chunkRows;
       const lines: string[] = new Array(results.length);
       const errors: ChunkPart['errors'] = [];
@@ -228,7 +234,8 @@ export function createProcessor(deps: ProcessorDeps) {
         const r = results[i];
         if (refused === undefined && r?.ok) {
           ok++;
-          lines[i] = `{"index":${index},"output":${JSON.stringify(r.output)}}`;
+          const more = extra[i];
+          lines[i] = `{"index":${index},"output":${JSON.stringify(more ? { ...r.output, ...more } : r.output)}}`;
           continue;
         }
         const detail = refused ?? errorDetail(r && !r.ok ? asHttpError(r.error) : internal());

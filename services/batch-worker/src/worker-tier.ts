@@ -3,7 +3,7 @@ import { PredictorRuntime, createRedis, runtimeOptions, type Logger, type RedisC
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from './config';
 import { JobRefusedError, createProcessor } from './processor';
-import type { QueueService } from './services';
+import type { QueueParts, QueueService } from './services';
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
 
 interface QueueWorker {
@@ -12,6 +12,8 @@ interface QueueWorker {
   runtime: PredictorRuntime<any, any, any, any>;
   connection: RedisConnection;
   queue: Queue;
+  /** The service's own resources here (QueueService.parts), started and stopped with the tier. */
+  parts?: QueueParts;
   worker?: Worker;
 }
 
@@ -51,14 +53,15 @@ export class WorkerTier {
     this.queues = deps.services
       .filter((s) => wanted.length === 0 || wanted.includes(s.queue))
       .map((service) => {
+        const parts = service.parts?.({ logger, metrics: deps.metrics });
         const options = runtimeOptions(config, logger, deps.metrics);
         // A queue of large rows (images) runs its model on at most maxChunkRows rows at a time: decoded inputs stay bounded.
         const bulkRunRows = Math.min(options.bulkRunRows ?? Infinity, service.maxChunkRows ?? Infinity);
-        const runtime = new PredictorRuntime(service.predictor, { ...options, bulkRunRows, modelDir: undefined, version: undefined });
+        const runtime = new PredictorRuntime(parts?.predictor ?? service.predictor, { ...options, bulkRunRows, modelDir: undefined, version: undefined });
         const connection = createRedis(redisConfig, logger, { role: `worker:${service.queue}`, service: 'batch-worker', ...waiting });
         const queue = new Queue(service.queue, { connection: this.inspect.client, prefix: config.JOBS_PREFIX });
         queue.on('error', () => undefined);
-        return { service, runtime, connection, queue };
+        return { service, runtime, connection, queue, parts };
       });
   }
 
@@ -83,6 +86,7 @@ export class WorkerTier {
     const workerMetrics = this.workerMetrics;
     this.data.start();
     this.inspect.start();
+    await Promise.all(this.queues.map((q) => q.parts?.start()));
     await Promise.all(this.queues.map((q) => q.runtime.start()));
     // Follow each service's `active` pointer, as its HTTP replicas do.
     for (const q of this.queues) q.runtime.watch(config.MODEL_POLL_INTERVAL_MS);
@@ -94,8 +98,9 @@ export class WorkerTier {
         prefix: config.JOBS_PREFIX,
         redis: this.data.client,
         runtime: q.runtime,
-        sources: q.service.sources,
+        sources: q.parts?.sources ?? q.service.sources,
         maxChunkRows: q.service.maxChunkRows,
+        afterChunk: q.parts?.afterChunk?.bind(q.parts),
         metrics: workerMetrics,
         logger,
         isStopping: () => this.stopping,
@@ -167,6 +172,7 @@ export class WorkerTier {
     }
     await Promise.all(this.queues.map((q) => q.queue.close().catch(() => undefined)));
     await Promise.all(this.queues.map((q) => q.connection.stop()));
+    await Promise.all(this.queues.map((q) => q.parts?.stop()));
     await this.inspect.stop();
     await this.data.stop();
     await Promise.all(this.queues.map((q) => q.runtime.stop()));

@@ -1,10 +1,10 @@
-import { callerOf, createServiceApp, parseOrThrow, type AnsweredPredictions, type ServiceAppDeps } from '@predict/serving';
+import { ServiceUnavailableError, callerOf, createServiceApp, jobSubmittedSchema, parseOrThrow, requestIdOf, type AnsweredPredictions, type ServiceAppDeps } from '@predict/serving';
 import type { Request } from 'express';
 import { z } from 'zod';
 import type { AuditLog, AuditRecord } from './audit-log';
 import { type FeatureStore, unknownPatient } from './feature-store';
 import type { IitArtifacts, PreparedRequest } from './predictor';
-import { patientFeaturesSchema, patientIdSchema, type RiskPrediction, type RiskRequest } from './schema';
+import { facilityIdSchema, patientFeaturesSchema, patientIdSchema, storedPatientSchema, type RiskPrediction, type RiskRequest } from './schema';
 
 export type AppDeps = ServiceAppDeps<RiskRequest, RiskPrediction, IitArtifacts, PreparedRequest> & {
   store: FeatureStore;
@@ -12,6 +12,10 @@ export type AppDeps = ServiceAppDeps<RiskRequest, RiskPrediction, IitArtifacts, 
 };
 
 const patientParams = z.object({ patient_id: patientIdSchema }).strict();
+const facilityParams = z.object({ facility_id: facilityIdSchema }).strict();
+const resolveBody = z.object({ patient_hmacs: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex HMAC-SHA256 (64 characters)')).min(1).max(1000) }).strict();
+/** Most roster members one resolve call hashes. */
+const MAX_ROSTER = 100_000;
 const auditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
 
 /** The validated `:patient_id` of a feature-store route (400 naming `patient_id` otherwise; the value is never echoed). */
@@ -48,28 +52,29 @@ export function createApp(deps: AppDeps) {
         .add({
           method: 'put',
           path,
-          summary: "Store (replace) a person's current features; they expire FEATURE_TTL_DAYS after the last PUT",
+          summary: "Store (replace) a person's current features, and optionally the facility whose roster they are on (`facility_id`: facility batch jobs score that roster); they expire FEATURE_TTL_DAYS after the last PUT",
           scope: 'predict',
-          body: { decoders: [json], schema: patientFeaturesSchema },
+          body: { decoders: [json], schema: storedPatientSchema },
           responses: { 204: { description: 'stored' } },
           errors: [503],
           handler: async (req, res) => {
             const patientId = patientIdOf(req);
-            await store.put(patientId, parseOrThrow(patientFeaturesSchema, req.body));
+            await store.put(patientId, parseOrThrow(storedPatientSchema, req.body));
             res.status(204).end();
           },
         })
         .add({
           method: 'get',
           path,
-          summary: "A person's stored features",
+          summary: "A person's stored features (and facility, when one was stored)",
           scope: 'predict',
-          responses: { 200: { description: 'the stored features', schema: z.object({ features: patientFeaturesSchema }) } },
+          responses: { 200: { description: 'the stored features', schema: z.object({ features: patientFeaturesSchema, facility_id: facilityIdSchema.optional() }) } },
           errors: [404, 503],
           handler: async (req, res) => {
-            const features = await store.get(patientIdOf(req));
-            if (features === undefined) throw unknownPatient();
-            res.json({ features });
+            const record = await store.getRecord(patientIdOf(req));
+            if (record === undefined) throw unknownPatient();
+            const { facility_id: facilityId, ...features } = record;
+            res.json(facilityId === undefined ? { features } : { features, facility_id: facilityId });
           },
         })
         .add({
@@ -82,6 +87,43 @@ export function createApp(deps: AppDeps) {
           handler: async (req, res) => {
             if (!(await store.delete(patientIdOf(req)))) throw unknownPatient();
             res.status(204).end();
+          },
+        })
+        .add({
+          method: 'post',
+          path: '/v1/facilities/:facility_id/jobs',
+          summary:
+            'Score every patient stored with this facility_id, as a batch job (the worker’s `facility` source): its results carry index, patient_hmac, score, band and top factors, never an id. Status and results at /v1/jobs/:id',
+          scope: 'predict',
+          responses: { 202: { description: 'accepted', schema: jobSubmittedSchema } },
+          errors: [503],
+          handler: async (req, res) => {
+            const { facility_id: facilityId } = parseOrThrow(facilityParams, req.params);
+            const jobs = deps.jobs;
+            if (!jobs?.redis.ready) throw new ServiceUnavailableError('batch jobs are unavailable (no Redis for jobs, or it is unreachable); online predictions still work', 'jobs_unavailable', 5);
+            const { jobId } = await jobs.producer.enqueue(
+              { kind: 'source', source: 'facility', params: { facility_id: facilityId } },
+              { chunkRows: jobs.limits.chunkRows, resultsTtlSeconds: jobs.limits.resultsTtlSeconds, submittedBy: callerOf(res) ?? 'anonymous', requestId: requestIdOf(res) },
+            );
+            res.status(202).location(`/v1/jobs/${jobId}`).json({ job_id: jobId, status_url: `/v1/jobs/${jobId}`, results_url: `/v1/jobs/${jobId}/results`, rows: null });
+          },
+        })
+        .add({
+          method: 'post',
+          path: '/v1/facilities/:facility_id/resolve',
+          summary:
+            'Facility job results carry patient_hmac, never the patient id: this answers the ids of the given HMACs among the facility’s current roster (unknown ones are left out), so staff can act on a job’s high-risk rows',
+          scope: 'predict',
+          body: { decoders: [json], schema: resolveBody },
+          responses: { 200: { description: 'the matches', schema: z.object({ patients: z.array(z.object({ patient_hmac: z.string(), patient_id: z.string() })) }) } },
+          errors: [503],
+          handler: async (req, res) => {
+            const { facility_id: facilityId } = parseOrThrow(facilityParams, req.params);
+            const wanted = new Set(parseOrThrow(resolveBody, req.body).patient_hmacs);
+            const patients = (await store.facilityMembers(facilityId, MAX_ROSTER))
+              .map((id) => ({ patient_hmac: audit.hmac(id), patient_id: id }))
+              .filter((p) => wanted.has(p.patient_hmac));
+            res.json({ patients });
           },
         })
         .add({

@@ -1,4 +1,4 @@
-import { boolVar, intVar, loadServingConfig, servingEnvSchema } from '@predict/serving';
+import { boolVar, intVar, loadServingConfig, parseEnv, servingEnvSchema } from '@predict/serving';
 import { z } from 'zod';
 
 /** iit-risk reads every serving variable (README.md lists them) and its own below. */
@@ -26,4 +26,26 @@ export type Config = ReturnType<typeof loadConfig>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   return loadServingConfig(env, envSchema);
+}
+
+/**
+ * What the batch worker reads to run iit-risk's facility jobs and audit (the worker's own env, when its
+ * iit-risk queue runs): the same store, audit and retention variables as the service, with the same values
+ * (REDIS_URL and REDIS_KEY_PREFIX must name the service's store, AUDIT_HMAC_KEY its key).
+ */
+export const batchEnvSchema = envSchema.pick({
+  REDIS_URL: true,
+  REDIS_KEY_PREFIX: true,
+  AUDIT_HMAC_KEY: true,
+  AUDIT_REQUIRED: true,
+  AUDIT_MAXLEN: true,
+  AUDIT_DEDUPE_SECONDS: true,
+  FEATURE_TTL_DAYS: true,
+  REDIS_COMMAND_TIMEOUT_MS: true,
+});
+
+export type BatchConfig = z.output<typeof batchEnvSchema>;
+
+export function loadBatchConfig(env: NodeJS.ProcessEnv = process.env): BatchConfig {
+  return parseEnv(batchEnvSchema, env);
 }

@@ -1,10 +1,9 @@
-import { createRedis, type Logger, type ServiceParts, type ServingMetrics } from '@predict/serving';
+import type { Logger, ServiceParts, ServingMetrics } from '@predict/serving';
 import { createApp } from './app';
-import { AuditLog } from './audit-log';
 import type { Config } from './config';
-import { FeatureStore } from './feature-store';
 import { createIitRiskPredictor, type IitArtifacts, type PreparedRequest } from './predictor';
 import type { RiskPrediction, RiskRequest } from './schema';
+import { createStoreParts } from './store-parts';
 
 /**
  * What iit-risk owns besides the model: one Redis connection for the feature store and the audit stream, the
@@ -12,15 +11,7 @@ import type { RiskPrediction, RiskRequest } from './schema';
  * the tests wire it the same way (runService / startTestService `parts`).
  */
 export function iitRiskParts({ config, logger, metrics }: { config: Config; logger: Logger; metrics: ServingMetrics }): ServiceParts<RiskRequest, RiskPrediction, IitArtifacts, PreparedRequest> {
-  const redis = createRedis(config, logger, { role: 'feature-store', service: 'iit-risk', commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS });
-  const store = new FeatureStore(redis, config.FEATURE_TTL_DAYS * 86_400);
-  const audit = new AuditLog(redis, {
-    hmacKey: config.AUDIT_HMAC_KEY,
-    required: config.AUDIT_REQUIRED,
-    maxLen: config.AUDIT_MAXLEN,
-    dedupeSeconds: config.AUDIT_DEDUPE_SECONDS,
-    registry: metrics.registry,
-  });
+  const { redis, store, audit } = createStoreParts(config, logger, metrics.registry, { role: 'feature-store', service: 'iit-risk' });
   return {
     predictor: createIitRiskPredictor(store),
     createApp: (deps) => createApp({ ...deps, redis, store, audit }),

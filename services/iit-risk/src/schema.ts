@@ -10,6 +10,12 @@ export const patientIdSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters: letters, digits, ".", "_" or "-", starting with a letter or digit')
   .describe('Patient identifier (never logged; audit records keep only its HMAC)');
 
+/** A facility (clinic) identifier: same charset as patient ids. Not health data; it names the roster a facility job scores. */
+export const facilityIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters: letters, digits, ".", "_" or "-", starting with a letter or digit')
+  .describe('Facility identifier: the person is on this facility’s roster (facility batch jobs)');
+
 const count = (max: number, what: string) => z.number().int().min(0).max(max).describe(what);
 
 /** A person's current features: what PUT stores and what `{features}` carries. */
@@ -32,6 +38,12 @@ export const patientFeaturesSchema = z
     setting: z.enum(['urban', 'rural']),
   })
   .strict();
+
+/**
+ * What `PUT /v1/patients/:patient_id/features` takes and the store keeps (one validated JSON record): the
+ * features plus, optionally, the facility whose roster the person is on (its index is kept with the record).
+ */
+export const storedPatientSchema = patientFeaturesSchema.extend({ facility_id: facilityIdSchema.optional() }).strict();
 
 /** One prediction request: a stored person by `patient_id`, or `features` inline (exactly one of them). */
 export const riskRequestSchema = z
@@ -67,3 +79,4 @@ export const riskPredictionSchema = z.object({
 export type RiskRequest = z.output<typeof riskRequestSchema>;
 export type RiskPrediction = z.output<typeof riskPredictionSchema>;
 export type PatientFeaturesInput = z.output<typeof patientFeaturesSchema>;
+export type StoredPatient = z.output<typeof storedPatientSchema>;
