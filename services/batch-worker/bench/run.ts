@@ -5,8 +5,8 @@
  * (seed 004: one row per HTTP request to /v1/predict, 32 in flight, for BENCH_SECONDS × 2).
  *
  * Needs Redis at REDIS_URL (default redis://127.0.0.1:6379) and `pnpm build` (turbo runs it first). Uses
- * ports 7150-7159 and a unique queue prefix, deleted after. Not a test: nothing passes or fails; the machine
- * is shared, so read the ratios.
+ * ports 7150-7159 (BENCH_PORT moves the base) and a unique queue prefix, deleted after. Not a test: nothing
+ * passes or fails; the machine is shared, so read the ratios.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { flightRow } from '../src/test-support';
 const ROOT = path.resolve(__dirname, '..');
 const FLIGHT_DELAY = path.dirname(require.resolve('@predict/flight-delay/package.json'));
 const ROWS = Number(process.env['BENCH_JOB_ROWS'] ?? 1_000_000);
-const SERVICE_PORT = 7150;
+const SERVICE_PORT = Number(process.env['BENCH_PORT'] ?? 7150);
 const prefix = `{bench-${process.pid}}`;
 const redisUrl = testRedisUrl();
 

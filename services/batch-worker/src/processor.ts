@@ -181,9 +181,10 @@ export function createProcessor(deps: ProcessorDeps) {
       return { rows_done: rowsDone, rows_total: work.rows, chunks_done: parts.size, chunks_total: work.chunks };
     };
 
-    // A pipeline of three stages, one chunk in each: the next chunk's input is read from Redis, the current
-    // one is predicted (featurized here, run on a worker thread), and the previous one's results are serialized
-    // and written. Each chunk is still written whole in one MULTI, so a crash loses at most the chunks in flight.
+    // A pipeline: the next chunk's input is read from Redis, two chunks are predicted at once (featurized here,
+    // run on a worker thread: the second keeps the model busy while the first one's results are serialized), and
+    // the previous chunk's results are written. Each chunk is still written whole in one MULTI, so a crash loses
+    // at most the chunks in flight.
     const todo = Array.from({ length: work.chunks }, (_, n) => n).filter((n) => !parts.has(n));
     const read = async (n: number) => {
       const loaded = await work.load(n);
@@ -196,33 +197,54 @@ export function createProcessor(deps: ProcessorDeps) {
       p.catch(() => undefined);
       return p;
     };
-    let reading = todo.length > 0 ? quiet(read(todo[0] as number)) : undefined;
+    const reads = new Map<number, ReturnType<typeof read>>();
+    /** Chunk todo[k]'s input, read once (predicting chunk k starts the read of chunk k + 1). */
+    const readAt = (k: number): ReturnType<typeof read> => {
+      let reading = reads.get(k);
+      if (!reading) {
+        reading = quiet(read(todo[k] as number));
+        reads.set(k, reading);
+      }
+      return reading;
+    };
+    // Aborted on drain: the pieces of chunks not yet run are dropped (the next worker redoes those chunks).
+    const predictions = new AbortController();
+    let predictedUntil = 0;
     const predict = (k: number) =>
       quiet(
         (async () => {
           const n = todo[k] as number;
-          const input = await (reading as Promise<Awaited<ReturnType<typeof read>>>);
-          reading = k + 1 < todo.length ? quiet(read(todo[k + 1] as number)) : undefined;
+          const input = await readAt(k);
+          reads.delete(k);
+          if (k + 1 < todo.length) void readAt(k + 1);
           if ((await redis.exists(cancelKey(prefix, queue, jobId))) === 1) throw new JobRefusedError('cancelled', 'cancelled');
           const began = performance.now();
-          const { results, model } = await runtime.predictChunk(input.rows);
-          const ms = performance.now() - began;
+          const { results, model } = await runtime.predictChunk(input.rows, { signal: predictions.signal });
+          // Two chunks overlap: each counts from the end of the one before, so the summary's sum stays wall time.
+          const end = performance.now();
+          const ms = end - Math.max(began, predictedUntil);
+          predictedUntil = Math.max(predictedUntil, end);
           const extra = (await deps.afterChunk?.({ jobId, chunk: n, base: n * work.chunkRows, rows: input.rows, results, model, submittedBy: data.submitted_by })) ?? [];
-          return { n, bad: input.bad, results, model, ms, extra };
+          return { n, bad: input.bad, results, model, ms: Math.max(0, ms), extra };
         })(),
       );
-    let predicting = todo.length > 0 ? predict(0) : undefined;
+    const predicting: ReturnType<typeof predict>[] = todo.slice(0, 2).map((_, k) => predict(k));
+    const settle = async () => {
+      predictions.abort(new Error('draining'));
+      await Promise.all(predicting.map((p) => p.catch(() => undefined)));
+    };
     let writing: Promise<void> = Promise.resolve();
     for (let k = 0; k < todo.length; k++) {
       let chunk: Awaited<ReturnType<typeof predict>>;
       try {
-        chunk = await (predicting as ReturnType<typeof predict>);
+        chunk = await (predicting.shift() as ReturnType<typeof predict>);
       } catch (error) {
+        await settle();
         await writing.catch(() => undefined);
         if (error instanceof JobRefusedError && error.reason === 'cancelled') await work.cleanup();
         throw error;
       }
-      predicting = k + 1 < todo.length ? predict(k + 1) : undefined;
+      if (k + 2 < todo.length) predicting.push(predict(k + 2));
       const { n, bad, results, model, extra } = chunk;
       const base = n * work.chunkRows;
       const lines: string[] = new Array(results.length);
@@ -260,10 +282,10 @@ export function createProcessor(deps: ProcessorDeps) {
         })(),
       );
       if (deps.isStopping?.() && token !== undefined && k + 1 < todo.length) {
-        // Draining: store this chunk, drop the one being predicted (the next worker redoes it), hand the job back
+        // Draining: store this chunk, drop the ones being predicted (the next worker redoes them), hand the job back
         // (no attempt used); the next worker resumes at the first chunk not in `parts`.
         await writing;
-        await predicting?.catch(() => undefined);
+        await settle();
         logger.info('draining: job back to wait after its current chunk', { chunks_done: parts.size, chunks: work.chunks });
         await job.moveToWait(token);
         throw new WaitingError();
