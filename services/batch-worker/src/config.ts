@@ -28,6 +28,13 @@ export const envSchema = servingEnvSchema.extend({
   /** SIGTERM: how long the current chunks may take to finish before the process exits anyway. */
   WORKER_DRAIN_TIMEOUT_MS: intVar(30_000, 0, 600_000),
   JOBS_PREFIX: optionalStringVar().transform((v) => v ?? DEFAULT_QUEUE_PREFIX),
+  /**
+   * Where the services' model directories live (compose: /models, the shared volume, where each service's
+   * MODEL_DIR is /models/<service>): queue <q> then reads <WORKER_MODEL_ROOT>/<q> (queues are named after their
+   * service) and follows its `active` pointer, so a promotion through the service reaches the worker. Unset:
+   * each predictor's packaged model directory.
+   */
+  WORKER_MODEL_ROOT: optionalStringVar(),
 });
 
 export type Config = z.output<typeof envSchema>;
