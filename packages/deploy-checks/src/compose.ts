@@ -24,10 +24,13 @@ export function composeVariables(services: readonly Deployable[]): EnvVar[] {
     { name: 'API_KEYS_PREDICT', example: '', doc: 'Comma-separated keys (>= 16 chars, optionally id:key) with the predict scope. Empty: auth disabled.' },
     { name: 'API_KEYS_ADMIN', example: '', doc: 'Comma-separated keys with predict and admin scopes (model reload, /admin/queues).' },
     { name: 'LOG_LEVEL', example: 'info', doc: 'winston level of every service.' },
+    { name: 'JOBS_PREFIX', example: '', doc: 'BullMQ key prefix of the job queues, the same for every service and the worker. Empty: {predict}.' },
     { name: 'PREDICTION_LOG', example: 'off', doc: 'on: every prediction is appended to a Redis stream per service.' },
     { name: 'IMAGE_REGISTRY', example: 'predict', doc: 'Image name prefix: <IMAGE_REGISTRY>/<service>:<IMAGE_TAG>.' },
     { name: 'IMAGE_TAG', example: 'latest', doc: 'Image tag built and run.' },
     { name: 'HTTP_PORT', example: '8080', doc: "Host port of nginx, the only published entry point." },
+    { name: 'HTTPS_PORT', example: '8443', doc: 'Host port of nginx over TLS: it answers once TLS_CERT_DIR holds tls.crt and tls.key (read at each handshake; plain HTTP works without them).' },
+    { name: 'TLS_CERT_DIR', example: './infra/nginx/certs', doc: 'Host directory mounted read-only at /etc/nginx/certs: tls.crt (with its chain) and tls.key. Never commit them.' },
     { name: 'PROMETHEUS_PORT', example: '9090', doc: 'Host port of Prometheus (profile monitoring).' },
     { name: 'GRAFANA_PORT', example: '3000', doc: 'Host port of Grafana (profile monitoring).' },
     { name: 'GRAFANA_ADMIN_PASSWORD', example: 'change-me-too', doc: 'Required with the monitoring profile. Grafana admin password.' },
@@ -40,7 +43,10 @@ export function composeVariables(services: readonly Deployable[]): EnvVar[] {
       { name: `${envPrefix(s)}_REPLICAS`, example: String(SIZING[s.kind].replicas), doc: `Containers of ${s.name}.` },
       ...(s.kind === 'prediction'
         ? [{ name: `${envPrefix(s)}_WORKERS`, example: '1', doc: `Processes per ${s.name} container (node:cluster, one port); raise with its CPU limit.` }]
-        : []),
+        : [
+            { name: `${envPrefix(s)}_QUEUES`, example: '', doc: `${s.name}: WORKER_QUEUES, the comma-separated queues its containers work on. Empty: every queue it knows.` },
+            { name: `${envPrefix(s)}_CONCURRENCY`, example: '1', doc: `${s.name}: WORKER_CONCURRENCY, jobs per queue at once in each container.` },
+          ]),
     ]),
   ];
 }
@@ -50,7 +56,7 @@ const ref = (v: EnvVar | string, fallback?: string) => {
   return fallback === undefined ? `\${${name}}` : `\${${name}:-${fallback}}`;
 };
 
-function deployable(s: Deployable): Record<string, unknown> {
+function deployable(s: Deployable, services: readonly Deployable[]): Record<string, unknown> {
   const size = SIZING[s.kind];
   const prefix = envPrefix(s);
   const environment: Record<string, string> = {
@@ -64,14 +70,25 @@ function deployable(s: Deployable): Record<string, unknown> {
     REDIS_URL: `redis://:${ref('REDIS_PASSWORD')}@redis:${REDIS_PORT}/0`,
     SHUTDOWN_GRACE_MS: String(SHUTDOWN.graceMs),
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN.timeoutMs),
+    // The services enqueue and the worker consumes under one prefix.
+    JOBS_PREFIX: ref('JOBS_PREFIX', ''),
   };
+  const dependsOn: Record<string, unknown> = { redis: { condition: 'service_healthy' } };
   for (const name of s.secrets) environment[name] = `\${${name}:?set ${name} in .env (see .env.example)}`;
   if (s.kind === 'prediction') {
     environment['WORKERS'] = ref(`${prefix}_WORKERS`, '1');
     environment['MODEL_DIR'] = `/models/${s.name}`;
     environment['PREDICTION_LOG'] = ref('PREDICTION_LOG', 'off');
+  } else {
+    environment['WORKER_QUEUES'] = ref(`${prefix}_QUEUES`, '');
+    environment['WORKER_CONCURRENCY'] = ref(`${prefix}_CONCURRENCY`, '1');
+    // A running job hands back at its next chunk within the stop grace.
+    environment['WORKER_DRAIN_TIMEOUT_MS'] = String(SHUTDOWN.timeoutMs);
+    // Each queue's model directory is its service's MODEL_DIR (/models/<service>): promotions reach the worker.
+    environment['WORKER_MODEL_ROOT'] = '/models';
+    // A healthy service has seeded its model directory on the volume (its entrypoint runs before it serves).
+    for (const other of services) if (other.kind === 'prediction') dependsOn[other.name] = { condition: 'service_healthy' };
   }
-  const dependsOn: Record<string, unknown> = { redis: { condition: 'service_healthy' } };
   return {
     image: `${ref('IMAGE_REGISTRY', 'predict')}/${s.name}:${ref('IMAGE_TAG', 'latest')}`,
     build: { context: '.', dockerfile: 'infra/docker/Dockerfile', args: { SERVICE_PACKAGE: s.package, SERVICE_PORT: String(s.port) } },
@@ -112,18 +129,19 @@ export function composeModel(services: readonly Deployable[]): Record<string, un
         },
         deploy: limits('1.0', '1g'),
       },
-      ...Object.fromEntries(services.map((s) => [s.name, deployable(s)])),
+      ...Object.fromEntries(services.map((s) => [s.name, deployable(s, services)])),
       nginx: {
         image: 'nginx:1.30',
         // Rendered by the nginx template (infra/nginx): upstreams `server <service>:<port> resolve` through
         // Docker's DNS, so replicas added with --scale receive traffic without editing it.
-        volumes: ['./infra/nginx/compose.conf:/etc/nginx/nginx.conf:ro'],
-        ports: [`${ref('HTTP_PORT', '8080')}:80`],
+        // Certificates are optional: without them HTTPS handshakes fail and HTTP serves (infra/nginx/README.md).
+        volumes: ['./infra/nginx/compose.conf:/etc/nginx/nginx.conf:ro', `${ref('TLS_CERT_DIR', './infra/nginx/certs')}:/etc/nginx/certs:ro`],
+        ports: [`${ref('HTTP_PORT', '8080')}:80`, `${ref('HTTPS_PORT', '8443')}:443`],
         networks: ['internal', 'edge'],
         depends_on: Object.fromEntries(services.map((s) => [s.name, { condition: 'service_healthy' }])),
         restart: 'unless-stopped',
-        // Any HTTP answer means nginx serves (curl ships in the nginx image).
-        healthcheck: { test: ['CMD-SHELL', 'curl -s -o /dev/null http://127.0.0.1:80/ || exit 1'], interval: '10s', timeout: '3s', retries: 3 },
+        // nginx's own /health (not a service's): nginx itself serves (curl ships in the nginx image).
+        healthcheck: { test: ['CMD', 'curl', '-fsS', '-o', '/dev/null', 'http://127.0.0.1:80/health'], interval: '10s', timeout: '3s', retries: 3, start_period: '10s' },
         deploy: limits('1.0', '256m'),
       },
       prometheus: {

@@ -7,6 +7,7 @@ import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
+import { K8S_NGINX, K8S_NGINX_CONF } from '@predict/stack';
 import { k8sBaseFiles, REDIS_CLIENT_LABEL } from './k8s';
 import { loadRegistry, REPO_ROOT, SIZING } from './registry';
 
@@ -130,7 +131,7 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     expect(nginx?.spec?.egress?.map((e) => e.ports?.[0]?.port).sort()).toEqual(services.map((s) => s.port).sort());
   });
 
-  it('routes an Ingress to nginx, whose ConfigMap proxies every service by its Service name', () => {
+  it('routes an Ingress to nginx, whose ConfigMap (the template’s cluster rendering) resolves every service’s pods through a headless Service', () => {
     const ingress = production.find((m) => m.kind === 'Ingress') as unknown as Ingress;
     expect(ingress.spec?.rules?.[0]?.http?.paths[0]?.backend.service).toEqual({ name: 'nginx', port: { name: 'http' } });
     const nginxDeployment = find('Deployment', 'nginx') as unknown as Deployment;
@@ -138,7 +139,26 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     const conf = hasKubectl
       ? (production.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('nginx-config')) as Manifest).data?.['nginx.conf']
       : readFileSync(path.join(K8S, 'base/nginx.conf'), 'utf8');
-    for (const s of services) expect(conf).toContain(`proxy_pass http://${s.name}:${s.port}/`);
+    expect(conf).toBe(readFileSync(K8S_NGINX_CONF, 'utf8'));
+    expect(conf).toMatch(/^\s*resolver kube-dns\.kube-system\.svc\.cluster\.local valid=5s/m);
+    expect(conf).toMatch(/^\s*listen 8080;$/m);
+    expect(nginxDeployment.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(8080);
+    // The namespace nginx's fully qualified names carry is the one the overlay puts the Services in.
+    const overlay = parseManifests(readFileSync(path.join(K8S, 'overlays/production/kustomization.yaml'), 'utf8'))[0] as unknown as { namespace: string };
+    expect(overlay.namespace).toBe(K8S_NGINX.namespace);
+    for (const s of services) {
+      const pods = find('Service', `${s.name}-pods`) as unknown as Service;
+      expect({ service: s.name, spec: pods?.spec }).toEqual({
+        service: s.name,
+        spec: { clusterIP: 'None', selector: { 'app.kubernetes.io/name': s.name }, ports: [{ name: 'http', port: s.port, targetPort: 'http', protocol: 'TCP' }] },
+      });
+      if (hasKubectl) expect((pods as unknown as { metadata: { namespace?: string } }).metadata.namespace).toBe(K8S_NGINX.namespace);
+      expect(conf).toContain(`server ${s.name}-pods.${K8S_NGINX.namespace}.svc.cluster.local:${s.port} max_fails=2 fail_timeout=5s resolve;`);
+    }
+    // What compose's rendering has, the cluster's has: retries for predictions only, rate limits, request ids, JSON errors, route templates.
+    for (const line of ['proxy_next_upstream error timeout http_502 http_503 non_idempotent;', 'limit_req_status 429;', 'proxy_set_header X-Request-ID $req_id;', '"code":"rate_limited"', '"~^/iit-risk/v1/patients/[^/]+/features$" "/iit-risk/v1/patients/:patient_id/features";']) {
+      expect(conf).toContain(line);
+    }
   });
 
   it('gives every deployable an image in the production overlay', () => {

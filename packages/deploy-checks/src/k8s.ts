@@ -3,6 +3,7 @@ import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
 import type { IIngress, INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IConfigMap, IContainer, IService } from 'kubernetes-models/v1';
+import { K8S_NGINX, k8sNginxView, renderNginx } from '@predict/stack';
 import { SHUTDOWN, SIZING, type Deployable } from './registry';
 import { GENERATED, yamlFile } from './yaml-file';
 
@@ -15,7 +16,7 @@ export const CONFIG_MAP = 'predict-config';
 export const SECRET = 'predict-secrets';
 /** Pods with this label may open connections to Redis (an external URL; its address set by the overlay). */
 export const REDIS_CLIENT_LABEL = 'predict.io/redis-client';
-const NGINX_PORT = 8080;
+const NGINX_PORT = K8S_NGINX.httpPort;
 
 const labels = (name: string, component: string) => ({
   'app.kubernetes.io/name': name,
@@ -43,6 +44,12 @@ function deployment(s: Deployable): IDeployment {
     ...s.secrets.map((name) => secretEnv(name, false)),
   ];
   if (s.kind === 'prediction') env.push({ name: 'WORKERS', value: '1' });
+  else {
+    // Every queue it knows (WORKER_QUEUES empty), one job per queue at once per pod; a running job hands back at
+    // its next chunk within the termination grace. Models: the ones baked into its image (no shared volume
+    // here): promote by rolling out the service's and the worker's images together (services/batch-worker).
+    env.push({ name: 'WORKER_QUEUES', value: '' }, { name: 'WORKER_CONCURRENCY', value: '1' }, { name: 'WORKER_DRAIN_TIMEOUT_MS', value: String(SHUTDOWN.timeoutMs) });
+  }
   const probe = (path: string, periodSeconds: number, failureThreshold: number): IContainer['readinessProbe'] => ({
     httpGet: { path, port: 'http' },
     periodSeconds,
@@ -105,6 +112,20 @@ function service(name: string, port: number, targetPort: number | string, compon
   };
 }
 
+/**
+ * The headless Service nginx resolves (`<name>-pods`): its DNS answer lists the ready pods, so nginx balances,
+ * retries and ejects per pod (a ClusterIP is one address: nginx could not retry on another pod).
+ */
+function podsService(s: Deployable): IService {
+  const name = `${s.name}${K8S_NGINX.podsSuffix}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, labels: labels(s.name, s.kind) },
+    spec: { clusterIP: 'None', selector: selector(s.name), ports: [{ name: 'http', port: s.port, targetPort: 'http', protocol: 'TCP' }] },
+  };
+}
+
 function hpa(s: Deployable): IHorizontalPodAutoscaler {
   return {
     apiVersion: 'autoscaling/v2',
@@ -161,6 +182,8 @@ function commonManifests(services: readonly Deployable[]): Manifest[] {
         TRUST_PROXY: 'uniquelocal',
         SHUTDOWN_GRACE_MS: String(SHUTDOWN.graceMs),
         SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN.timeoutMs),
+        // The services enqueue and the worker consumes under one prefix.
+        JOBS_PREFIX: '{predict}',
       },
     },
     {
@@ -213,53 +236,6 @@ function commonManifests(services: readonly Deployable[]): Manifest[] {
   ];
 }
 
-/** A compact nginx.conf for the cluster: Services balance the pods, so each upstream is one Service name. */
-export function nginxConf(services: readonly Deployable[]): string {
-  const locations = services.map((s) => {
-    const path = s.kind === 'worker' ? '/admin/queues' : `/${s.name}/`;
-    const upstream = s.kind === 'worker' ? `http://${s.name}:${s.port}/admin/queues` : `http://${s.name}:${s.port}/`;
-    return [
-      `    location ${path} {`,
-      `      client_max_body_size ${s.bodyLimit};`,
-      `      proxy_read_timeout ${s.timeoutSeconds}s;`,
-      `      proxy_pass ${upstream};`,
-      '    }',
-      ...(s.jobsBodyLimit
-        ? [`    location /${s.name}/v1/jobs {`, `      client_max_body_size ${s.jobsBodyLimit};`, '      proxy_request_buffering off;', `      proxy_read_timeout ${s.timeoutSeconds}s;`, `      proxy_pass http://${s.name}:${s.port}/v1/jobs;`, '    }']
-        : []),
-    ].join('\n');
-  });
-  return `# Generated from infra/services.json by packages/deploy-checks: the cluster's nginx (unprivileged: port ${NGINX_PORT}, files under /tmp).
-worker_processes auto;
-pid /tmp/nginx.pid;
-error_log /dev/stderr warn;
-events { worker_connections 4096; }
-http {
-  client_body_temp_path /tmp/client_temp;
-  proxy_temp_path /tmp/proxy_temp;
-  fastcgi_temp_path /tmp/fastcgi_temp;
-  uwsgi_temp_path /tmp/uwsgi_temp;
-  scgi_temp_path /tmp/scgi_temp;
-  server_tokens off;
-  log_format json escape=json '{"time":"$time_iso8601","request_id":"$request_id","method":"$request_method","status":$status,'
-    '"upstream":"$upstream_addr","request_time":$request_time,"upstream_response_time":"$upstream_response_time"}';
-  access_log /dev/stdout json;
-  map $http_x_request_id $req_id { default $http_x_request_id; "" $request_id; }
-  proxy_http_version 1.1;
-  proxy_set_header Connection "";
-  proxy_set_header Host $host;
-  proxy_set_header X-Request-ID $req_id;
-  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-  proxy_set_header X-Forwarded-Proto $scheme;
-  server {
-    listen ${NGINX_PORT};
-    location = /healthz { access_log off; return 200 "ok\\n"; }
-${locations.join('\n')}
-  }
-}
-`;
-}
-
 function nginxManifests(): Manifest[] {
   const name = 'nginx';
   return [
@@ -283,9 +259,9 @@ function nginxManifests(): Manifest[] {
                 name,
                 image: 'nginx:1.30',
                 ports: [{ name: 'http', containerPort: NGINX_PORT, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 5 },
-                livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10 },
-                startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 15 },
+                readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
+                startupProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 2, failureThreshold: 15 },
                 lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
                 resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
                 securityContext: hardenedContainer,
@@ -323,11 +299,12 @@ export function k8sBaseFiles(services: readonly Deployable[]): Map<string, strin
   const header = (what: string) => GENERATED(what);
   files.set('common.yaml', yamlFile(header('Shared configuration and the namespace-wide network policies.'), ...commonManifests(services)));
   files.set('nginx.yaml', yamlFile(header('nginx, the only way in: Deployment, Service, PodDisruptionBudget, Ingress.'), ...nginxManifests()));
-  files.set('nginx.conf', nginxConf(services));
+  // The one nginx template's cluster rendering (@predict/stack's k8sNginxView): the same routes, retries and limits as compose.
+  files.set('nginx.conf', renderNginx(k8sNginxView([...services])));
   for (const s of services) {
     files.set(
       `${s.name}.yaml`,
-      yamlFile(header(`${s.name} (${s.kind}, port ${s.port}).`), deployment(s), service(s.name, s.port, 'http', s.kind), hpa(s), pdb(s.name, s.kind), ingressPolicy(s)),
+      yamlFile(header(`${s.name} (${s.kind}, port ${s.port}).`), deployment(s), service(s.name, s.port, 'http', s.kind), podsService(s), hpa(s), pdb(s.name, s.kind), ingressPolicy(s)),
     );
   }
   const kustomization = {

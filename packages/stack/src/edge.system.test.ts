@@ -216,8 +216,14 @@ describe('jobs through nginx', () => {
     ).join('\n');
     const submitted = await call(ENTRY, '/flight-delay/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
     expect(submitted.status).toBe(202);
-    const { job_id: id } = JSON.parse(submitted.body) as { job_id: string };
-    const status = async () => JSON.parse((await call(ENTRY, `/flight-delay/v1/jobs/${id}`)).body) as { state: string; progress: { rows_done: number } | null };
+    const { job_id: id, status_url: statusUrl, results_url: resultsUrl } = JSON.parse(submitted.body) as { job_id: string; status_url: string; results_url: string };
+    // nginx passes X-Forwarded-Prefix and the replica trusts it (loopback): the URLs handed back work through nginx.
+    expect({ statusUrl, resultsUrl, location: submitted.headers.location }).toEqual({
+      statusUrl: `/flight-delay/v1/jobs/${id}`,
+      resultsUrl: `/flight-delay/v1/jobs/${id}/results`,
+      location: `/flight-delay/v1/jobs/${id}`,
+    });
+    const status = async () => JSON.parse((await call(ENTRY, statusUrl)).body) as { state: string; progress: { rows_done: number } | null };
     // Restart the worker once the job is under way (or already done, on a fast machine): SIGTERM drains it
     // (the chunk in hand finishes, the job goes back to the queue), and the new process takes it up.
     await eventually(async () => {
@@ -229,7 +235,7 @@ describe('jobs through nginx', () => {
     expect({ worker: worker.label, exit: await stack.signalReplica(worker, 'SIGTERM') }).toEqual({ worker: worker.label, exit: 0 });
     await stack.startReplica(worker);
     await eventually(async () => (await status()).state === 'completed', 'the job completed after the restart', 300_000);
-    const results = await call(ENTRY, `/flight-delay/v1/jobs/${id}/results`);
+    const results = await call(ENTRY, resultsUrl);
     expect(results.status).toBe(200);
     const indexes = results.body
       .split('\n')

@@ -5,10 +5,33 @@ import { REPO_ROOT, type ServiceEntry } from './services';
 
 export const NGINX_TEMPLATE = path.join(REPO_ROOT, 'infra/nginx/nginx.conf.mustache');
 export const COMPOSE_NGINX_CONF = path.join(REPO_ROOT, 'infra/nginx/compose.conf');
+/** The cluster's rendering; @predict/deploy-checks writes it with the rest of the Kubernetes base (its configMapGenerator). */
+export const K8S_NGINX_CONF = path.join(REPO_ROOT, 'infra/k8s/base/nginx.conf');
 
 /** Compose: the image is pinned (docker-compose.yml) to 1.30, which has `server … resolve` (>= 1.27.3). */
 /** Ports inside the container: docker-compose.yml publishes ${HTTP_PORT:-8080}:80 (and its healthcheck calls :80). */
 export const COMPOSE_NGINX = { httpPort: 80, tlsPort: 443, resolver: '127.0.0.11', certDir: '/etc/nginx/certs' } as const;
+
+/**
+ * Kubernetes (nginx:1.30 too, unprivileged: port 8080, files under /tmp). Upstreams are the headless Services
+ * `<service>-pods` (infra/k8s/base), whose DNS answers list the ready pods: nginx balances, retries and ejects
+ * per pod as in compose, and `resolve` follows the HPA. nginx's resolver does not use resolv.conf's search
+ * domains, so names are fully qualified with the namespace (the production overlay's) and the cluster domain.
+ * The resolver is kube-dns by its Service name (CoreDNS keeps that name), resolved once at start-up through the
+ * pod's resolv.conf, so no cluster-specific IP is written here. Requests come from the ingress controller:
+ * the client address is taken from X-Forwarded-For when the peer is on a private (pod network) address.
+ */
+export const K8S_NGINX = {
+  httpPort: 8080,
+  namespace: 'prediction-services',
+  clusterDomain: 'cluster.local',
+  resolver: 'kube-dns.kube-system.svc.cluster.local',
+  podsSuffix: '-pods',
+  privateRanges: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+} as const;
+/** The headless Service nginx resolves to reach a service's pods. */
+export const k8sPodsHost = (s: Pick<ServiceEntry, 'name'>, namespace: string = K8S_NGINX.namespace) =>
+  `${s.name}${K8S_NGINX.podsSuffix}.${namespace}.svc.${K8S_NGINX.clusterDomain}`;
 
 export interface RateLimit {
   /** Requests per second per client address and service. */
@@ -34,6 +57,10 @@ export interface NginxView {
   accessLog: string;
   tempDir?: string;
   resolver?: string;
+  /** Why the resolver is there (a comment in the rendering). */
+  resolverNote?: string;
+  /** Proxies in front of nginx whose X-Forwarded-For gives the client's address. */
+  realIpFrom?: string[];
   listen: string;
   tlsListen?: string;
   tlsCertificate: string;
@@ -92,10 +119,36 @@ export function composeNginxView(services: ServiceEntry[], limit = DEFAULT_RATE_
     errorLog: 'stderr',
     accessLog: '/dev/stdout',
     resolver: COMPOSE_NGINX.resolver,
+    resolverNote: "Docker's DNS: `server ... resolve` re-resolves service names, so `docker compose up --scale` adds replicas.",
     listen: String(COMPOSE_NGINX.httpPort),
     tlsListen: String(COMPOSE_NGINX.tlsPort),
     tlsCertificate: `${COMPOSE_NGINX.certDir}/tls.crt`,
     tlsCertificateKey: `${COMPOSE_NGINX.certDir}/tls.key`,
+    services: views,
+    queues: views.filter((v) => v.worker).slice(0, 1),
+  };
+}
+
+/**
+ * The cluster's config (committed as infra/k8s/base/nginx.conf, mounted from the nginx-config ConfigMap): the
+ * same routes, retries, limits and logs as compose's, upstreams by Kubernetes Service DNS names (K8S_NGINX).
+ * TLS ends at the Ingress in front, so no TLS server block.
+ */
+export function k8sNginxView(services: ServiceEntry[], limit = DEFAULT_RATE_LIMIT, namespace: string = K8S_NGINX.namespace): NginxView {
+  const views = serviceViews(services, (s) => [{ address: `${k8sPodsHost(s, namespace)}:${s.port}`, resolve: true }], limit);
+  return {
+    header: 'GENERATED from infra/nginx/nginx.conf.mustache and infra/services.json by `pnpm --filter @predict/deploy-checks generate`; do not edit. nginx >= 1.27.3 (the Deployment pins 1.30).',
+    workerProcesses: 'auto',
+    pidFile: '/tmp/nginx.pid',
+    errorLog: 'stderr',
+    accessLog: '/dev/stdout',
+    tempDir: '/tmp',
+    resolver: K8S_NGINX.resolver,
+    resolverNote: `The cluster's DNS (kube-dns): \`server ... resolve\` re-resolves the headless Services, so pods the HPA adds receive traffic.`,
+    realIpFrom: [...K8S_NGINX.privateRanges],
+    listen: String(K8S_NGINX.httpPort),
+    tlsCertificate: '',
+    tlsCertificateKey: '',
     services: views,
     queues: views.filter((v) => v.worker).slice(0, 1),
   };

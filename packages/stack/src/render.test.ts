@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { metricNames, monitoringExpressions } from './monitoring-names';
-import { COMPOSE_NGINX_CONF, composeNginxView, localNginxView, renderNginx } from './nginx-config';
+import { COMPOSE_NGINX_CONF, composeNginxView, K8S_NGINX, K8S_NGINX_CONF, k8sNginxView, localNginxView, renderNginx } from './nginx-config';
 import { parseReplicas, replicaPorts } from './ports';
 import { ALERT_RULES, COMPOSE_MONITORING_MOUNT, COMPOSE_PROMETHEUS_YML, REPO_MONITORING, renderLocalPrometheus } from './prometheus-config';
 import { loadServices, presence, type ServiceEntry } from './services';
@@ -68,7 +68,7 @@ describe('replica ports and --replicas', () => {
   });
 });
 
-describe('nginx: one template, two renderings', () => {
+describe('nginx: one template, the local and compose renderings', () => {
   it('infra/nginx/compose.conf is the current rendering of the template (run `pnpm --filter @predict/stack render`)', () => {
     expect(readFileSync(COMPOSE_NGINX_CONF, 'utf8')).toBe(renderNginx(composeNginxView(services)));
   });
@@ -111,6 +111,29 @@ describe('nginx: one template, two renderings', () => {
       .replace('pid /tmp/nginx.pid;', `pid ${scratch}/compose.pid;`)
       .replace('access_log /dev/stdout json;', `access_log ${scratch}/compose-access.log json;`);
     const result = nginxTest('compose-1.22.conf', text);
+    expect(result.output).toMatch(/test is successful/);
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('nginx: the Kubernetes rendering', () => {
+  it('infra/k8s/base/nginx.conf is the current rendering of the same template (deploy-checks writes it)', () => {
+    expect(readFileSync(K8S_NGINX_CONF, 'utf8')).toBe(renderNginx(k8sNginxView(services)));
+  });
+
+  it('nginx -t (1.22 here) accepts it once what only 1.27.3+ and the cluster provide is swapped out', () => {
+    // As for compose: `resolve`, the cluster's names (the resolver's and the headless Services') and /dev/stdout
+    // are replaced; the real-ip, route, retry and limit lines are checked as the cluster runs them.
+    const text = readFileSync(K8S_NGINX_CONF, 'utf8')
+      .replace(/ resolve;/g, ';')
+      .replace(/server [a-z0-9-]+\.[a-z0-9.-]+:(\d+)/g, 'server 127.0.0.1:$1')
+      .replace(`resolver ${K8S_NGINX.resolver} `, 'resolver 127.0.0.1 ')
+      .replace('pid /tmp/nginx.pid;', `pid ${scratch}/k8s.pid;`)
+      .replace(/\/tmp\/(client_body|proxy|fastcgi|uwsgi|scgi);/g, `${scratch}/k8s-$1;`)
+      .replace('access_log /dev/stdout json;', `access_log ${scratch}/k8s-access.log json;`);
+    expect(text).toContain('set_real_ip_from 10.0.0.0/8;');
+    expect(text).not.toMatch(/^user /m);
+    const result = nginxTest('k8s-1.22.conf', text);
     expect(result.output).toMatch(/test is successful/);
     expect(result.status).toBe(0);
   });

@@ -35,6 +35,13 @@ export const envSchema = servingEnvSchema.extend({
   JOBS_IMAGE_ROOT: optionalStringVar(),
   /** vehicle-classifier `images` source: most paths one job may list. */
   JOBS_IMAGE_MAX_PATHS: intVar(10_000, 1, 100_000),
+  /**
+   * Where the services' model directories live (compose: /models, the shared volume, where each service's
+   * MODEL_DIR is /models/<service>): queue <q> then reads <WORKER_MODEL_ROOT>/<q> (queues are named after their
+   * service) and follows its `active` pointer, so a promotion through the service reaches the worker. Unset:
+   * each predictor's packaged model directory.
+   */
+  WORKER_MODEL_ROOT: optionalStringVar(),
 });
 
 export type Config = z.output<typeof envSchema>;

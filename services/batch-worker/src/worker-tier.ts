@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { JOB_NAME, type JobSummary } from '@predict/jobs';
 import { PredictorRuntime, createRedis, runtimeOptions, type Logger, type RedisConnection, type ServingMetrics } from '@predict/serving';
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
@@ -57,7 +58,10 @@ export class WorkerTier {
         const options = runtimeOptions(config, logger, deps.metrics);
         // A queue of large rows (images) runs its model on at most maxChunkRows rows at a time: decoded inputs stay bounded.
         const bulkRunRows = Math.min(options.bulkRunRows ?? Infinity, service.maxChunkRows ?? Infinity);
-        const runtime = new PredictorRuntime(parts?.predictor ?? service.predictor, { ...options, bulkRunRows, modelDir: undefined, version: undefined });
+        // The service's own model directory on the shared volume when WORKER_MODEL_ROOT is set (it follows the
+        // service's promotions), else the one its package ships.
+        const modelDir = config.WORKER_MODEL_ROOT === undefined ? undefined : path.join(config.WORKER_MODEL_ROOT, service.queue);
+        const runtime = new PredictorRuntime(parts?.predictor ?? service.predictor, { ...options, bulkRunRows, modelDir, version: undefined });
         const connection = createRedis(redisConfig, logger, { role: `worker:${service.queue}`, service: 'batch-worker', ...waiting });
         const queue = new Queue(service.queue, { connection: this.inspect.client, prefix: config.JOBS_PREFIX });
         queue.on('error', () => undefined);

@@ -2,11 +2,12 @@
 // this branch, the Dockerfile's build steps run here in a scratch directory, as the Dockerfile runs them —
 // `turbo prune <pkg> --docker`, `pnpm install --frozen-lockfile --offline` from the pruned lockfile (the
 // local store), `turbo run build`, `pnpm deploy --prod --legacy --offline`, infra/docker/slim-deploy.sh —
-// then the deployed folder is started with `node dist/main.js` on a port in 7300-7399 and must answer
+// then the deployed folder is started with `node dist/main.js` on a port from CHECK_IMAGES_PORT (7800 by default) and must answer
 // /health/ready, and exit 0 on SIGTERM. Prints the deployed size (the image adds the Node base and tini).
 //
 //   pnpm --filter @predict/deploy-checks check:images [name ...]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,28 @@ async function ready(port: number, child: ReturnType<typeof spawn>, timeoutMs = 
   throw new Error(`not ready within ${timeoutMs} ms`);
 }
 
+/**
+ * What a deployable needs to start, as compose gives it: the worker needs Redis (REDIS_URL, default the local
+ * one, with a queue prefix of its own so it takes no one's jobs); every registry secret gets a random value.
+ */
+function runEnv(s: Deployable): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of s.secrets) env[name] = randomBytes(32).toString('hex');
+  if (s.kind === 'worker') {
+    env['REDIS_URL'] = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+    env['JOBS_PREFIX'] = `{check-images-${process.pid}}`;
+  }
+  return env;
+}
+
+/** The worker's queue keys under this run's prefix, deleted from the shared Redis (redis-cli, when present). */
+function dropKeys(env: Record<string, string>): void {
+  const url = env['REDIS_URL'] ?? '';
+  const keys = spawnSync('redis-cli', ['-u', url, '--scan', '--pattern', `${env['JOBS_PREFIX']}:*`], { encoding: 'utf8' });
+  const names = keys.status === 0 ? keys.stdout.split('\n').filter(Boolean) : [];
+  if (names.length > 0) spawnSync('redis-cli', ['-u', url, 'del', ...names], { stdio: 'ignore' });
+}
+
 async function check(s: Deployable, port: number): Promise<string> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), `image-${s.name}-`));
   try {
@@ -52,7 +75,7 @@ async function check(s: Deployable, port: number): Promise<string> {
     say(`  deployed folder: ${mb} MB (${sizeMb(path.join(app, 'node_modules'))} MB node_modules), model versions: ${models.join(', ') || 'none'}`);
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: app,
-      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), SHUTDOWN_GRACE_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn' },
+      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), SHUTDOWN_GRACE_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn', ...runEnv(s) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     try {
@@ -64,6 +87,7 @@ async function check(s: Deployable, port: number): Promise<string> {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+    if (s.kind === 'worker') dropKeys(runEnv(s));
     return `${s.name}: pruned, installed offline, built, deployed (${mb} MB), ready on /health/ready, exit 0 on SIGTERM`;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -74,7 +98,7 @@ async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const results: string[] = [];
   let failed = false;
-  let port = 7380;
+  let port = Number(process.env['CHECK_IMAGES_PORT'] ?? 7800);
   for (const s of loadRegistry()) {
     if (wanted.length > 0 && !wanted.includes(s.name)) continue;
     if (!existsSync(path.join(REPO_ROOT, s.dir, 'package.json'))) {

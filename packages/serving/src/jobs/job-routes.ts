@@ -23,6 +23,20 @@ function unavailable(reason: string): ServiceUnavailableError {
   return new ServiceUnavailableError(`batch jobs are unavailable: ${reason}; online predictions still work`, 'jobs_unavailable', 5);
 }
 
+/**
+ * The path prefix a trusted proxy strips (nginx sends `X-Forwarded-Prefix: /<service>`), so the job URLs this
+ * service hands back work as the client sees them. Honoured only when the connection comes from an address
+ * TRUST_PROXY trusts (Express's `trust proxy` check of the immediate peer) and only as plain path segments;
+ * otherwise ''.
+ */
+export function forwardedPrefix(req: Request): string {
+  const prefix = req.get('x-forwarded-prefix');
+  if (!prefix) return '';
+  const trusted = req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined;
+  if (!trusted?.(req.socket.remoteAddress, 0)) return '';
+  return /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+){1,8}$/.test(prefix) ? prefix : '';
+}
+
 /** The backend, or a 503 naming why there is none (no REDIS_URL, JOBS=off, Redis unreachable). */
 function backend(jobs: JobsParts | undefined): JobsParts {
   if (!jobs) throw unavailable('this service has no Redis for jobs (set REDIS_URL; JOBS must be on)');
@@ -169,9 +183,10 @@ export function jobRoutes(service: string, predictor: AnyPredictor, parts: JobsP
         }
         const jobId = key === undefined ? randomUUID() : idempotentJobId(service, key);
         const answer = (rows: number | null, replayed: boolean) => {
-          res.status(202).location(`/v1/jobs/${jobId}`);
+          const statusUrl = `${forwardedPrefix(req)}/v1/jobs/${jobId}`;
+          res.status(202).location(statusUrl);
           if (replayed) res.setHeader('Idempotent-Replayed', 'true');
-          res.json({ job_id: jobId, status_url: `/v1/jobs/${jobId}`, results_url: `/v1/jobs/${jobId}/results`, rows });
+          res.json({ job_id: jobId, status_url: statusUrl, results_url: `${statusUrl}/results`, rows });
         };
         if (key !== undefined) {
           const existing = await redisCall(jobs, () => jobs.producer.status(jobId));
