@@ -13,7 +13,8 @@ import { INPUT_SIZE, PIXELS_PER_IMAGE, toPixels } from '../src/image';
 import { render } from '../training/render';
 
 const ROOT = path.resolve(__dirname, '..');
-const PORT = 7410;
+/** The server's port (BENCH_PORT: pick a free one on a shared machine). */
+const PORT = Number(process.env['BENCH_PORT'] ?? 7410);
 const LIMITS = { maxPixels: 25_000_000 };
 
 runPinned(__filename, main);

@@ -51,19 +51,10 @@ export async function toPixels(bytes: Uint8Array, limits: DecodeLimits, field = 
   if (bytes.length === 0) throw invalidImage('is empty', field);
   const format = sniffFormat(bytes);
   if (format === undefined) throw invalidImage('is not a JPEG, PNG or WebP image (judged by its first bytes, not its name or Content-Type)', field);
-  // failOn 'warning': a truncated JPEG (libjpeg "premature end") is refused rather than half-grey.
+  // failOn 'warning': a truncated JPEG (libjpeg "premature end") is refused rather than half-grey. One sharp call
+  // on the happy path: libvips checks width × height against limitInputPixels when it opens the header, before
+  // any pixel is decoded; only a refused image pays a second header read, to say why.
   const options = { failOn: 'warning', limitInputPixels: limits.maxPixels, pages: 1 } as const;
-  let width: number | undefined;
-  let height: number | undefined;
-  try {
-    ({ width, height } = await sharp(bytes, { ...options, limitInputPixels: false }).metadata());
-  } catch (error) {
-    throw invalidImage(`cannot be read as ${format}: ${reason(error)}`, field, error);
-  }
-  if (width === undefined || height === undefined || width < 1 || height < 1) throw invalidImage(`has no size in its ${format} header`, field);
-  if (width * height > limits.maxPixels) {
-    throw invalidImage(`${width}×${height} = ${width * height} pixels exceeds the limit of ${limits.maxPixels} (MAX_IMAGE_PIXELS)`, field);
-  }
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
     raw = await sharp(bytes, options)
@@ -75,7 +66,7 @@ export async function toPixels(bytes: Uint8Array, limits: DecodeLimits, field = 
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw invalidImage(`cannot be decoded as ${format}: ${reason(error)}`, field, error);
+    throw await refusal(bytes, format, limits, field, error);
   }
   const { data, info } = raw;
   if (info.channels !== CHANNELS || info.width !== INPUT_SIZE || info.height !== INPUT_SIZE) {
@@ -92,6 +83,22 @@ export function normalise(hwc: Uint8Array): Float32Array {
     for (let c = 0; c < CHANNELS; c++) out[c * plane + p] = (hwc[p * CHANNELS + c]! / 255 - 0.5) / 0.5;
   }
   return out;
+}
+
+/** Why sharp refused an image: an unreadable header, no size, too many pixels, or the decoder's own reason. */
+async function refusal(bytes: Uint8Array, format: ImageFormat, limits: DecodeLimits, field: string, error: unknown): Promise<HttpError> {
+  let width: number | undefined;
+  let height: number | undefined;
+  try {
+    ({ width, height } = await sharp(bytes, { failOn: 'warning', limitInputPixels: false, pages: 1 }).metadata());
+  } catch (headerError) {
+    return invalidImage(`cannot be read as ${format}: ${reason(headerError)}`, field, headerError);
+  }
+  if (width === undefined || height === undefined || width < 1 || height < 1) return invalidImage(`has no size in its ${format} header`, field);
+  if (width * height > limits.maxPixels) {
+    return invalidImage(`${width}×${height} = ${width * height} pixels exceeds the limit of ${limits.maxPixels} (MAX_IMAGE_PIXELS)`, field);
+  }
+  return invalidImage(`cannot be decoded as ${format}: ${reason(error)}`, field, error);
 }
 
 /** libvips' message, first line, without its trailing newline. */
