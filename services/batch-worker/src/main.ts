@@ -8,6 +8,7 @@ import {
   httpShutdownSteps,
   listenFromConfig,
   packageVersion,
+  exitOnProcessErrors,
   registerShutdown,
 } from '@predict/serving';
 import { createApp } from './app';
@@ -60,11 +61,7 @@ async function main(): Promise<void> {
       ...httpShutdownSteps({ state, server, graceMs: 0, drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS }),
     ],
   });
-  process.on('unhandledRejection', (reason) => logger.error('unhandled promise rejection', { error: reason instanceof Error ? reason : new Error(String(reason)) }));
-  process.on('uncaughtException', (error) => {
-    logger.error('uncaught exception; shutting down', { error });
-    void shutdown('uncaughtException', 1);
-  });
+  exitOnProcessErrors(logger, shutdown);
   try {
     await tier.start();
   } catch (error) {

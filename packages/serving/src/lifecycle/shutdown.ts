@@ -57,6 +57,21 @@ export function registerShutdown(options: ShutdownOptions): { shutdown(reason: s
 }
 
 /**
+ * A stray rejection is a bug to log, not a reason to drop every in-flight request; an uncaught exception
+ * leaves state unknown, so the process runs its shutdown sequence (draining what it can) and exits 1 for the
+ * supervisor to restart it. For a process's entry point (a service, the batch worker), once.
+ */
+export function exitOnProcessErrors(logger: Logger, shutdown: (reason: string, exitCode?: number) => Promise<void>): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled promise rejection', { error: reason instanceof Error ? reason : new Error(String(reason)) });
+  });
+  process.on('uncaughtException', (error) => {
+    logger.error('uncaught exception; shutting down', { error });
+    void shutdown('uncaughtException', 1);
+  });
+}
+
+/**
  * Stops accepting connections and resolves when every in-flight request has been answered; idle keep-alive
  * connections are closed at once. After `graceMs` the remaining connections are cut and it rejects.
  */

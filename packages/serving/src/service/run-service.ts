@@ -7,7 +7,7 @@ import type { PredictorDefinition } from '../inference/predictor';
 import { listenFromConfig } from '../http/http-server';
 import { reportWorkerReady, runClusterPrimary } from '../lifecycle/cluster';
 import { httpShutdownSteps } from '../lifecycle/http-shutdown';
-import { registerShutdown } from '../lifecycle/shutdown';
+import { exitOnProcessErrors, registerShutdown } from '../lifecycle/shutdown';
 import { createLogger } from '../logging/logger';
 import { ClusterWorkerRegistry, serveClusterMetrics } from '../metrics/cluster-metrics';
 import { createServingMetrics, Registry } from '../metrics/metrics';
@@ -98,15 +98,7 @@ export async function runService<I, O, A, P, C extends ServingEnv = ServingEnv>(
     ],
   });
 
-  // A stray rejection is a bug to log, not a reason to drop every in-flight request; an uncaught exception
-  // leaves state unknown, so the process drains what it can and exits 1 for the supervisor to restart it.
-  process.on('unhandledRejection', (reason) => {
-    logger.error('unhandled promise rejection', { error: reason instanceof Error ? reason : new Error(String(reason)) });
-  });
-  process.on('uncaughtException', (error) => {
-    logger.error('uncaught exception; shutting down', { error });
-    void shutdown('uncaughtException', 1);
-  });
+  exitOnProcessErrors(logger, shutdown);
 
   try {
     await service.start();
