@@ -30,7 +30,7 @@ import {
   type ImageInput,
 } from './schema';
 
-export type AppDeps = ServiceAppDeps<ImageInput, Classification, VehicleArtifacts, Float32Array>;
+export type AppDeps = ServiceAppDeps<ImageInput, Classification, VehicleArtifacts, Uint8Array>;
 /** What the app reads of the service's configuration (config.ts). */
 export type AppSettings = Pick<Config, 'MAX_IMAGE_BYTES' | 'RESULT_CACHE_TTL_SECONDS' | 'RESULT_CACHE_TIMEOUT_MS' | 'REDIS_URL' | 'REDIS_KEY_PREFIX'>;
 
@@ -171,7 +171,7 @@ export function createApp(deps: AppDeps, settings: AppSettings, redis?: RedisCon
  * uses it. main.ts and the tests wire it the same way (runService / startTestService `parts`).
  */
 export function vehicleParts(settings: AppSettings) {
-  return ({ logger }: { logger: Logger }): ServiceParts<ImageInput, Classification, VehicleArtifacts, Float32Array> => {
+  return ({ logger }: { logger: Logger }): ServiceParts<ImageInput, Classification, VehicleArtifacts, Uint8Array> => {
     const redis =
       settings.REDIS_URL !== undefined && settings.RESULT_CACHE_TTL_SECONDS > 0
         ? createRedis({ REDIS_URL: settings.REDIS_URL, REDIS_KEY_PREFIX: settings.REDIS_KEY_PREFIX }, logger, {

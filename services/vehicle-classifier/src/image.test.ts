@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { HttpError } from '@predict/serving';
-import { INPUT_SIZE, PIXELS_PER_IMAGE, sniffFormat, toPixels } from './image';
+import { INPUT_SIZE, PIXELS_PER_IMAGE, normaliseInto, sniffFormat, toPixels, toRgb } from './image';
 
 const LIMITS = { maxPixels: 1_000_000 };
 const plane = INPUT_SIZE * INPUT_SIZE;
@@ -31,6 +31,21 @@ describe('image preprocessing (src/image.ts: the one path for serving and traini
     expect(sniffFormat(await halves().webp().toBuffer())).toBe('webp');
     expect(sniffFormat(await halves().gif().toBuffer())).toBeUndefined();
     expect(sniffFormat(Buffer.from('hello, this is not a picture'))).toBeUndefined();
+  });
+
+  it('serving\'s path (8-bit RGB, then scaled into a batch row) gives exactly the floats toPixels gives', async () => {
+    const photo = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    const expected = await toPixels(photo, LIMITS);
+    const rgb = await toRgb(photo, LIMITS);
+    expect(rgb).toHaveLength(PIXELS_PER_IMAGE);
+    // Row 1 of a 3-row batch, as featurize writes it; the rows around it stay untouched.
+    const batch = new Float32Array(3 * PIXELS_PER_IMAGE).fill(7);
+    normaliseInto(rgb, batch.subarray(PIXELS_PER_IMAGE, 2 * PIXELS_PER_IMAGE));
+    expect(Array.from(batch.subarray(PIXELS_PER_IMAGE, 2 * PIXELS_PER_IMAGE))).toEqual(Array.from(expected));
+    expect(batch.subarray(0, PIXELS_PER_IMAGE).every((v) => v === 7) && batch.subarray(2 * PIXELS_PER_IMAGE).every((v) => v === 7)).toBe(true);
+    expect(() => normaliseInto(rgb, new Float32Array(PIXELS_PER_IMAGE - 1))).toThrow(/expected 12288/);
   });
 
   it('gives a 3×64×64 tensor in [-1, 1], channel-major, the left half red and the right half blue', async () => {

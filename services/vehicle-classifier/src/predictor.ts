@@ -1,7 +1,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { HttpError, definePredictor } from '@predict/serving';
-import { PIXELS_PER_IMAGE, toPixels, type DecodeLimits } from './image';
+import { normaliseInto, toRgb, type DecodeLimits } from './image';
 import { classificationSchema, imageInputSchema, type Classification } from './schema';
 
 export interface VehicleArtifacts {
@@ -27,8 +27,8 @@ export const DEFAULT_LIMITS: ImageLimits = { maxPixels: 25_000_000, maxBytes: 8 
 /**
  * vehicle-classifier: the vehicle type in a photo. Its input is `{image_base64}` or `{image: bytes}` (the
  * same for HTTP JSON, multipart uploads and batch jobs). `prepare` refuses files over `maxBytes` (413) and
- * decodes every image with sharp (its own threads; a rejected image is refused in place with its 4xx),
- * `featurize` copies the 3×64×64 tensor into the batch, `toOutput` ranks the classes.
+ * decodes every image with sharp to 64×64 8-bit RGB (its own threads; a rejected image is refused in place with its 4xx),
+ * `featurize` scales it into the batch row (src/image.ts `normaliseInto`: the values `toPixels` gives), `toOutput` ranks the classes.
  */
 export function vehiclePredictor(given: Partial<ImageLimits> = {}) {
   const limits: ImageLimits = { ...DEFAULT_LIMITS, ...given };
@@ -56,9 +56,10 @@ export function vehiclePredictor(given: Partial<ImageLimits> = {}) {
       return { classes: classes as string[] };
     },
     prepare: (inputs) =>
-      Promise.all(inputs.map((bytes) => (bytes.length > limits.maxBytes ? Promise.resolve(tooLarge(bytes.length, limits.maxBytes)) : toPixels(bytes, limits).catch(rethrowUnlessHttp)))),
-    featurize: (pixels: Float32Array, _artifacts, row) => {
-      row.float32('image').set(pixels.subarray(0, PIXELS_PER_IMAGE));
+      Promise.all(inputs.map((bytes) => (bytes.length > limits.maxBytes ? Promise.resolve(tooLarge(bytes.length, limits.maxBytes)) : toRgb(bytes, limits).catch(rethrowUnlessHttp)))),
+    // The 8-bit pixels are scaled straight into the batch row: the same values as toPixels, without a float copy per image.
+    featurize: (rgb: Uint8Array, _artifacts, row) => {
+      normaliseInto(rgb, row.float32('image'));
     },
     toOutput: (row, _pixels, { classes }) => classify(row['probabilities'] as Float32Array, classes),
   });

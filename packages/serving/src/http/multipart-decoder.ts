@@ -70,7 +70,10 @@ export function multipartDecoder(options: MultipartOptions): RequestDecoder {
             fail(new HttpError(413, 'payload_too_large', `file in '${field}' exceeds the limit of ${options.maxFileBytes} bytes`, { details: { field, limit_bytes: options.maxFileBytes } })),
           );
           stream.on('close', () => {
-            if (!failed) body.files.push({ field, filename: info.filename, mimeType: info.mimeType, data: Buffer.concat(chunks) });
+            // A file that arrived in one chunk is kept as that chunk (busboy copies any bytes it would reuse), so an
+            // upload is not copied a second time; several chunks are joined.
+            const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+            if (!failed) body.files.push({ field, filename: info.filename, mimeType: info.mimeType, data });
           });
         });
         parser.on('field', (name, value) => {
