@@ -66,9 +66,16 @@ describe('AuditLog group commit, on a private Redis', () => {
     const n = 150;
     const ids = Array.from({ length: n }, (_, i) => `req-${i}`);
     // Request i carries 1 + i % 3 records.
-    await Promise.all(ids.map((id, i) => audit.write(id, Array.from({ length: 1 + (i % 3) }, (_, k) => record(id, k)))));
+    const write = (id: string, i: number) => audit.write(id, Array.from({ length: 1 + (i % 3) }, (_, k) => record(id, k)));
+    // The first is sent alone (the frozen server holds it in flight); the other 149 queue behind it and go,
+    // once it is answered, in calls of at most MAX_FLUSH_REQUESTS.
+    server.pause();
+    const first = write(ids[0] as string, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = ids.slice(1).map((id, i) => write(id, i + 1));
+    server.resume();
+    await Promise.all([first, ...rest]);
     const calls = await scriptCalls();
-    // The first is sent alone at once; the other 149 queue behind it and go in calls of at most MAX_FLUSH_REQUESTS.
     expect(calls.eval + calls.evalsha).toBe(1 + Math.ceil((n - 1) / MAX_FLUSH_REQUESTS));
     expect(calls.evalsha).toBeGreaterThan(0); // the script body is sent once per connection, then its SHA
     const got = await streamed();
@@ -81,12 +88,15 @@ describe('AuditLog group commit, on a private Redis', () => {
   it('writes a request id once even when it appears twice in one call, and never again on a later retry', async () => {
     const { audit, counter } = await auditLog();
     await stats.config('RESETSTAT');
-    const first = audit.write('first', [record('first')]);
-    // These three queue behind `first` and share the next call.
-    const queued = [audit.write('dup', [record('dup', 0), record('dup', 1)]), audit.write('dup', [record('dup', 0), record('dup', 1)]), audit.write('other', [record('other')])];
-    await Promise.all([first, ...queued]);
+    // Written in the same tick: one call carries all four, `dup` twice.
+    await Promise.all([
+      audit.write('first', [record('first')]),
+      audit.write('dup', [record('dup', 0), record('dup', 1)]),
+      audit.write('dup', [record('dup', 0), record('dup', 1)]),
+      audit.write('other', [record('other')]),
+    ]);
     const calls = await scriptCalls();
-    expect(calls.eval + calls.evalsha).toBe(2);
+    expect(calls.eval + calls.evalsha).toBe(1);
     expect(await streamed()).toEqual(['first', 'dup', 'dup', 'other']);
     expect(await counter('iit_audit_records_total')).toBe(4);
     expect(await counter('iit_audit_duplicate_requests_total')).toBe(1);
@@ -98,7 +108,10 @@ describe('AuditLog group commit, on a private Redis', () => {
   it('answers 503 audit_unavailable to the request in flight and every queued one when Redis goes (AUDIT_REQUIRED=true)', async () => {
     const { audit, counter } = await auditLog(true);
     server.pause(); // the first call hangs in flight; the rest queue behind it
-    const writes = Array.from({ length: 5 }, (_, i) => audit.write(`down-${i}`, [record(`down-${i}`)]).then(() => 'written', (error: unknown) => error));
+    const write = (i: number) => audit.write(`down-${i}`, [record(`down-${i}`)]).then(() => 'written', (error: unknown) => error);
+    const first = write(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const writes = [first, ...[1, 2, 3, 4].map(write)];
     await server.stop();
     const outcomes = await Promise.all(writes);
     for (const outcome of outcomes) {
@@ -112,7 +125,10 @@ describe('AuditLog group commit, on a private Redis', () => {
   it('answers every queued request unaudited and counts them when Redis goes (AUDIT_REQUIRED=false)', async () => {
     const { audit, counter } = await auditLog(false);
     server.pause();
-    const writes = Array.from({ length: 5 }, (_, i) => audit.write(`down-${i}`, [record(`down-${i}`), record(`down-${i}`, 1)]));
+    const write = (i: number) => audit.write(`down-${i}`, [record(`down-${i}`), record(`down-${i}`, 1)]);
+    const first = write(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const writes = [first, ...[1, 2, 3, 4].map(write)];
     await server.stop();
     await Promise.all(writes);
     expect(await counter('iit_audit_unwritten_total')).toBe(10);

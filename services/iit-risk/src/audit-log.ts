@@ -52,7 +52,8 @@ const MAX_FLUSH_RECORDS = 1000;
  *
  * Group commit: one script call (EVALSHA) is in flight at a time; requests arriving meanwhile queue, and the
  * next call carries all of them (up to MAX_FLUSH_REQUESTS / MAX_FLUSH_RECORDS), answering each request's own
- * outcome. A lone request is sent at once (no timer): under load the round trips are shared, idle costs nothing.
+ * outcome. The first call after idle goes out at the end of the current tick (process.nextTick, no timer), so
+ * the requests one model run answered share it and a lone request waits for nothing.
  */
 export class AuditLog {
   private readonly unwritten: Counter;
@@ -87,7 +88,12 @@ export class AuditLog {
       const json = records.map((r) => JSON.stringify(r));
       const fresh = await new Promise<number>((resolve, reject) => {
         this.queue.push({ requestId, records: json, settle: (outcome) => (typeof outcome === 'number' ? resolve(outcome) : reject(outcome)) });
-        if (!this.flushing) void this.flush();
+        if (!this.flushing) {
+          // After the current tick, not on a timer: the requests a model run answered together (resolved in
+          // the same microtask drain) share the call, and a lone request is still sent before any I/O wait.
+          this.flushing = true;
+          process.nextTick(() => void this.flush());
+        }
       });
       if (fresh === 1) this.written.inc(records.length);
       else this.duplicate.inc();
@@ -101,7 +107,6 @@ export class AuditLog {
 
   /** Sends what is queued, one script call at a time, until the queue is empty. */
   private async flush(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.take();
