@@ -41,7 +41,7 @@ interface Pending {
 
 /** Most requests one script call carries (the script claims one marker per request). */
 export const MAX_FLUSH_REQUESTS = 64;
-/** Most records one script call carries, beyond its first request (a batch job's chunk may alone be larger). */
+/** Most records one script call carries; a request with more (a batch job's chunk) is sent alone. */
 const MAX_FLUSH_RECORDS = 1000;
 
 /**
