@@ -12,9 +12,12 @@ import { FEATURE_COUNT, featurize, type PatientFeatures } from '../src/features'
 
 const ROOT = path.resolve(__dirname, '..');
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const PREFIX = 'bench:';
+/** BENCH_KEY_PREFIX: a key prefix of your own on a shared Redis (its audit stream and markers are deleted after). */
+const PREFIX = process.env['BENCH_KEY_PREFIX'] ?? 'bench:';
 const PATIENT = 'bench-patient';
-const PORTS = { floor: 7581, floorRedis: 7582, service: 7583 };
+/** Three ports from 7581 (BENCH_PORT moves the base: pick free ones on a shared machine). */
+const BASE_PORT = Number(process.env['BENCH_PORT'] ?? 7581);
+const PORTS = { floor: BASE_PORT, floorRedis: BASE_PORT + 1, service: BASE_PORT + 2 };
 
 runPinned(__filename, main);
 

@@ -117,6 +117,32 @@ describe('iit-risk over HTTP, on a real Redis', () => {
     }
   });
 
+  it('shares audit script calls between concurrent predictions, each request audited exactly once', async () => {
+    // A private redis-server: its command statistics count this service's script calls only.
+    const server = await TestRedisServer.start();
+    const own = await startIitService({ REDIS_URL: server.url, REDIS_KEY_PREFIX: 'iit-group:', JOBS: 'off', API_KEYS_PREDICT: `clinic:${PREDICT_KEY}` });
+    const stats = new IORedis(server.url, { maxRetriesPerRequest: 1 });
+    try {
+      await eventually(async () => (await request(own.app).post('/v1/predict').set(auth).send({ features: features(0) })).status === 200, 'the private audit log to answer');
+      await stats.config('RESETSTAT');
+      const n = 40;
+      // Request 0's id is sent twice at once (a proxy's retry racing the original): it is audited once.
+      const ids = [...Array.from({ length: n }, (_, i) => `concurrent-${i}`), 'concurrent-0'];
+      const answers = await Promise.all(ids.map((id, i) => request(own.app).post('/v1/predict').set(auth).set('X-Request-ID', id).send({ features: features(i % 20) })));
+      answers.forEach((res) => expect(res.status).toBe(200));
+      const info = await stats.info('commandstats');
+      const calls = (name: string) => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      expect(calls('evalsha') + calls('eval')).toBeLessThan(n);
+      const audited = (await stats.xrange('iit-group:iit-risk:audit', '-', '+')).map(([, fields]) => (JSON.parse(fields[1] ?? '{}') as { request_id: string }).request_id);
+      expect(audited.filter((id) => id.startsWith('concurrent-')).sort()).toEqual(Array.from({ length: n }, (_, i) => `concurrent-${i}`).sort());
+      expect(await own.metricValue('iit_audit_duplicate_requests_total')).toBe(1);
+    } finally {
+      stats.disconnect();
+      await own.stop();
+      await server.stop();
+    }
+  });
+
   it('refuses bad input with a 400 naming the field, never echoing the id', async () => {
     const badId = await request(service.app).get('/v1/patients/bad%20id%21/features').set(auth).expect(400);
     expect(badId.body.error.details[0].path).toBe('patient_id');

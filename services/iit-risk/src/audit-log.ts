@@ -27,16 +27,40 @@ export interface AuditLogOptions {
   registry: Registry;
 }
 
+/** The write script as ioredis defines it on the connection (EVALSHA, falling back to EVAL once per connection). */
+interface WriteCommand {
+  iitAuditWrite(keyCount: number, ...keysThenArgs: string[]): Promise<number[]>;
+}
+
+/** One request's records waiting for the next script call, and how to tell the request what became of them. */
+interface Pending {
+  requestId: string;
+  records: readonly string[];
+  settle(outcome: number | Error): void;
+}
+
+/** Most requests one script call carries (the script claims one marker per request). */
+export const MAX_FLUSH_REQUESTS = 64;
+/** Most records one script call carries; a request with more (a batch job's chunk) is sent alone. */
+const MAX_FLUSH_RECORDS = 1000;
+
 /**
- * Appends every request's prediction records to the Redis stream `<prefix>iit-risk:audit` in one atomic script
- * that first claims `<prefix>iit-risk:audit:request:<request id>` (SET NX EX): a retry of the same request id
- * (a proxy's) never writes twice. With Redis down, AUDIT_REQUIRED answers 503 audit_unavailable; otherwise the
+ * Appends every request's prediction records to the Redis stream `<prefix>iit-risk:audit` with a script that
+ * first claims `<prefix>iit-risk:audit:request:<request id>` (SET NX EX): a retry of the same request id (a
+ * proxy's) never writes twice. With Redis down, AUDIT_REQUIRED answers 503 audit_unavailable; otherwise the
  * prediction is answered unaudited and `iit_audit_unwritten_total` counts it.
+ *
+ * Group commit: one script call (EVALSHA) is in flight at a time; requests arriving meanwhile queue, and the
+ * next call carries all of them (up to MAX_FLUSH_REQUESTS / MAX_FLUSH_RECORDS), answering each request's own
+ * outcome. The first call after idle goes out at the end of the current tick (process.nextTick, no timer), so
+ * the requests one model run answered share it and a lone request waits for nothing.
  */
 export class AuditLog {
   private readonly unwritten: Counter;
   private readonly written: Counter;
   private readonly duplicate: Counter;
+  private readonly queue: Pending[] = [];
+  private flushing = false;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -45,6 +69,7 @@ export class AuditLog {
     this.unwritten = new Counter({ name: 'iit_audit_unwritten_total', help: 'Predictions answered without an audit record (Redis down, AUDIT_REQUIRED=false)', registers: [options.registry] });
     this.written = new Counter({ name: 'iit_audit_records_total', help: 'Audit records written', registers: [options.registry] });
     this.duplicate = new Counter({ name: 'iit_audit_duplicate_requests_total', help: 'Requests whose id already had audit records (retries): nothing written again', registers: [options.registry] });
+    if (!('iitAuditWrite' in redis.client)) redis.client.defineCommand('iitAuditWrite', { lua: WRITE_ONCE });
   }
 
   get stream(): string {
@@ -60,15 +85,16 @@ export class AuditLog {
     if (records.length === 0) return;
     try {
       if (!this.redis.ready) throw new Error('redis not ready');
-      const fresh = (await this.redis.client.eval(
-        WRITE_ONCE,
-        2,
-        this.redis.key('iit-risk', 'audit', 'request', requestId),
-        this.stream,
-        String(this.options.dedupeSeconds),
-        String(this.options.maxLen),
-        ...records.map((r) => JSON.stringify(r)),
-      )) as number;
+      const json = records.map((r) => JSON.stringify(r));
+      const fresh = await new Promise<number>((resolve, reject) => {
+        this.queue.push({ requestId, records: json, settle: (outcome) => (typeof outcome === 'number' ? resolve(outcome) : reject(outcome)) });
+        if (!this.flushing) {
+          // After the current tick, not on a timer: the requests a model run answered together (resolved in
+          // the same microtask drain) share the call, and a lone request is still sent before any I/O wait.
+          this.flushing = true;
+          process.nextTick(() => void this.flush());
+        }
+      });
       if (fresh === 1) this.written.inc(records.length);
       else this.duplicate.inc();
     } catch {
@@ -77,6 +103,45 @@ export class AuditLog {
       }
       this.unwritten.inc(records.length);
     }
+  }
+
+  /** Sends what is queued, one script call at a time, until the queue is empty. */
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.take();
+        let outcomes: number[] | Error;
+        try {
+          if (!this.redis.ready) throw new Error('redis not ready');
+          outcomes = await this.send(batch);
+        } catch (error) {
+          outcomes = error instanceof Error ? error : new Error(String(error));
+        }
+        batch.forEach((pending, i) => pending.settle(outcomes instanceof Error ? outcomes : (outcomes[i] ?? new Error('the audit script returned no result for a request'))));
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** The next call's requests, oldest first: at least one, then as many as the bounds allow. */
+  private take(): Pending[] {
+    let n = 0;
+    let records = 0;
+    for (const pending of this.queue) {
+      if (n > 0 && (n >= MAX_FLUSH_REQUESTS || records + pending.records.length > MAX_FLUSH_RECORDS)) break;
+      n++;
+      records += pending.records.length;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  /** One script call for the batch: KEYS = stream, one marker per request; ARGV = TTL, MAXLEN, then per request its record count and records. */
+  private send(batch: readonly Pending[]): Promise<number[]> {
+    const keys = [this.stream, ...batch.map((p) => this.redis.key('iit-risk', 'audit', 'request', p.requestId))];
+    const args = [String(this.options.dedupeSeconds), String(this.options.maxLen)];
+    for (const pending of batch) args.push(String(pending.records.length), ...pending.records);
+    return (this.redis.client as unknown as WriteCommand).iitAuditWrite(keys.length, ...keys, ...args);
   }
 
   /** The newest `limit` records, newest first. */
@@ -92,9 +157,23 @@ export class AuditLog {
   }
 }
 
-/** KEYS: request marker, stream. ARGV: marker TTL, MAXLEN, then one JSON record each. 1 = written, 0 = a retry. */
+/**
+ * KEYS: the stream, then one request marker per request. ARGV: marker TTL, MAXLEN, then per request its record
+ * count followed by its JSON records. Requests are taken in order, so a request id that appears twice in one
+ * call writes once (its second claim fails). Returns per request 1 = written, 0 = a retry (nothing written).
+ */
 const WRITE_ONCE = `
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-for i = 3, #ARGV do redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'record', ARGV[i]) end
-return 1
+local results = {}
+local a = 3
+for k = 2, #KEYS do
+  local n = tonumber(ARGV[a])
+  if redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[1]) then
+    for i = a + 1, a + n do redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'record', ARGV[i]) end
+    results[#results + 1] = 1
+  else
+    results[#results + 1] = 0
+  end
+  a = a + n + 1
+end
+return results
 `;
