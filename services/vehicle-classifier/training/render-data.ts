@@ -14,7 +14,8 @@
  *   --images <root>     a standard image-folder layout, root/<class>/*.{jpg,jpeg,png,webp}: classes are the folder
  *                       names (sorted), 15 % of each class (chosen by the sha256 of the file) is validation;
  *                       --shifted <root2> (same layout, same classes) is the robustness test set, if given
- * Options: --per-class <n> (renders per class for training, default 900), --seed <s> (default 12).
+ * Options: --per-class <n> (renders per class for training, default 2400), --held-out-per-class <n> (validation and
+ * shifted renders per class, default 150), --seed <s> (default 12).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -115,13 +116,15 @@ async function main(): Promise<void> {
     options: {
       images: { type: 'string' },
       shifted: { type: 'string' },
-      'per-class': { type: 'string', default: '900' },
+      'per-class': { type: 'string', default: '2400' },
+      'held-out-per-class': { type: 'string', default: '150' },
       seed: { type: 'string', default: '12' },
     },
   });
   mkdirSync(DATA, { recursive: true });
   const seed = Number(values.seed);
   const perClass = Number(values['per-class']);
+  const heldOut = Number(values['held-out-per-class']);
   let classes: string[];
   let train: Upload[];
   let val: Upload[];
@@ -136,11 +139,11 @@ async function main(): Promise<void> {
     source = { kind: 'image-folder', root: path.resolve(values.images), shifted: values.shifted === undefined ? null : path.resolve(values.shifted) };
   } else {
     classes = [...CLASSES];
-    log(`rendering ${perClass} train + ${Math.round(perClass / 6)} validation images per class (train domain), ${Math.round(perClass / 6)} per class shifted`);
+    log(`rendering ${perClass} train + ${heldOut} validation images per class (train domain), ${heldOut} per class shifted`);
     train = await renderSet('train', perClass, seed);
-    val = await renderSet('train', Math.round(perClass / 6), seed + 1);
-    shifted = await renderSet('shifted', Math.round(perClass / 6), seed + 2);
-    source = { kind: 'synthetic', renderer: 'training/render.ts', seeds: { train: seed, validation: seed + 1, shifted: seed + 2 }, per_class: { train: perClass, validation: Math.round(perClass / 6), shifted: Math.round(perClass / 6) } };
+    val = await renderSet('train', heldOut, seed + 1);
+    shifted = await renderSet('shifted', heldOut, seed + 2);
+    source = { kind: 'synthetic', renderer: 'training/render.ts', seeds: { train: seed, validation: seed + 1, shifted: seed + 2 }, per_class: { train: perClass, validation: heldOut, shifted: heldOut } };
     log('rendered');
   }
   await writeSet('train', train);

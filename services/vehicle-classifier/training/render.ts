@@ -13,6 +13,12 @@ import { mulberry32 } from '@predict/model-tools';
 export const CLASSES = ['bicycle', 'motorcycle', 'car', 'van', 'bus', 'truck'] as const;
 export type VehicleClass = (typeof CLASSES)[number];
 export type Domain = 'train' | 'shifted';
+/** The ways the shifted domain departs from training; `shifted` is all of them at once. */
+export const SHIFT_FACTORS = ['background', 'colour', 'scale', 'viewpoint', 'rotation', 'lighting', 'occlusion'] as const;
+export type ShiftFactor = (typeof SHIFT_FACTORS)[number];
+type Shift = Record<ShiftFactor, boolean>;
+const shiftOf = (domain: Domain, only?: ShiftFactor): Shift =>
+  Object.fromEntries(SHIFT_FACTORS.map((k) => [k, only === undefined ? domain === 'shifted' : k === only])) as Shift;
 
 class Rng {
   private readonly next: () => number;
@@ -40,11 +46,11 @@ const hsl = (h: number, s: number, l: number) => `hsl(${h.toFixed(0)},${s.toFixe
 const f = (n: number) => n.toFixed(1);
 
 /** A body colour and a darker shade of it (the far side in a three-quarter view). */
-function bodyColour(r: Rng, domain: Domain): { main: string; dark: string } {
+function bodyColour(r: Rng, shifted: boolean): { main: string; dark: string } {
   const h = r.range(0, 360);
   // Train: mid-tones of any saturation above 25 %. Shifted: pastels, near-black and greys it never saw.
   const [s, l] =
-    domain === 'train'
+    !shifted
       ? [r.range(12, 95), r.range(22, 64)]
       : r.pick([
           [r.range(25, 60), r.range(70, 85)],
@@ -54,10 +60,10 @@ function bodyColour(r: Rng, domain: Domain): { main: string; dark: string } {
 }
 
 /** The background, as SVG elements covering w × h; `horizon` is where the ground starts (for shadows). */
-function background(r: Rng, domain: Domain, w: number, h: number): { svg: string; horizon: number } {
+function background(r: Rng, shifted: boolean, w: number, h: number): { svg: string; horizon: number } {
   const horizon = h * r.range(0.45, 0.75);
   const id = `g${r.int(0, 1e6)}`;
-  if (domain === 'train') {
+  if (!shifted) {
     switch (r.pick(['street', 'gradient', 'noise', 'field', 'clutter', 'pattern'] as const)) {
       case 'pattern': {
         // Periodic high-contrast textures (checks, dots, grids): tiles, fences, façades.
@@ -303,6 +309,8 @@ export interface Scene {
   cls: VehicleClass;
   domain: Domain;
   seed: number;
+  /** Shift only this factor (the rest drawn as in training): for measuring which shift costs accuracy. */
+  only?: ShiftFactor;
 }
 
 export interface Rendered {
@@ -313,21 +321,21 @@ export interface Rendered {
 }
 
 /** One picture of a vehicle of `cls`, fully determined by (cls, domain, seed). */
-export async function render({ cls, domain, seed }: Scene): Promise<Rendered> {
+export async function render({ cls, domain, seed, only }: Scene): Promise<Rendered> {
   const r = new Rng(seed);
-  const shifted = domain === 'shifted';
+  const shift = shiftOf(domain, only);
   const w = r.int(112, 176);
   const h = Math.round(w * r.range(0.62, 0.95));
-  const bg = background(r, domain, w, h);
-  const colour = bodyColour(r, domain);
+  const bg = background(r, shift.background, w, h);
+  const colour = bodyColour(r, shift.colour);
   // Scale: vehicle length as a share of the width; the shifted set uses smaller and larger vehicles than training.
-  const share = shifted ? (r.chance(0.5) ? r.range(0.38, 0.5) : r.range(0.9, 1.05)) : r.range(0.5, 0.9);
-  const view = r.chance(shifted ? 0.7 : 0.5) ? 'three-quarter' : 'side';
-  const squash = view === 'side' ? 1 : shifted ? r.range(0.55, 0.68) : r.range(0.68, 0.9);
-  const skew = view === 'side' ? 0 : shifted ? r.range(17, 24) : r.range(6, 17);
+  const share = shift.scale ? (r.chance(0.5) ? r.range(0.38, 0.5) : r.range(0.9, 1.05)) : r.range(0.5, 0.9);
+  const view = r.chance(shift.viewpoint ? 0.7 : 0.5) ? 'three-quarter' : 'side';
+  const squash = view === 'side' ? 1 : shift.viewpoint ? r.range(0.55, 0.68) : r.range(0.68, 0.9);
+  const skew = view === 'side' ? 0 : shift.viewpoint ? r.range(17, 24) : r.range(6, 17);
   const scale = (w * share) / 100 / squash ** 0.3;
   const mirror = r.chance(0.5);
-  const rotation = r.range(-1, 1) * (shifted ? 10 : 6);
+  const rotation = r.range(-1, 1) * (shift.rotation ? 10 : 6);
   const side = vehicleSide(r, cls, colour, false);
   const depth = view === 'side' ? 0 : r.range(8, 16) * (cls === 'bicycle' || cls === 'motorcycle' ? 0.3 : 1);
   // Placement: mostly centred, sometimes cropped by the frame (up to ~15 % of the length).
@@ -338,14 +346,14 @@ export async function render({ cls, domain, seed }: Scene): Promise<Rendered> {
   const vehicle =
     `<g transform="translate(${f(cx)},${f(groundY)}) rotate(${f(rotation)}) scale(${mirror ? -1 : 1},1) skewY(${f(-skew)}) scale(${f(scale * squash)},${f(scale)}) translate(-50,0)">` +
     `<ellipse cx="50" cy="0" rx="56" ry="5" fill="#000" opacity="0.3"/>${far}${side.svg}</g>`;
-  const occlusion = r.chance(shifted ? 0.45 : 0.3) ? occluder(r, cx + r.range(-0.5, 0.3) * length, groundY + 2, side.height * scale * r.range(0.6, 1.1)) : '';
+  const occlusion = r.chance(shift.occlusion ? 0.45 : 0.3) ? occluder(r, cx + r.range(-0.5, 0.3) * length, groundY + 2, side.height * scale * r.range(0.6, 1.1)) : '';
   const grain = r.chance(0.3)
     ? `<defs><filter id="n"><feTurbulence type="fractalNoise" baseFrequency="0.9" seed="${r.int(0, 999)}"/><feColorMatrix type="saturate" values="0"/></filter></defs><rect width="${w}" height="${h}" filter="url(#n)" opacity="${r.range(0.05, 0.18).toFixed(2)}"/>`
     : '';
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">${bg.svg}${vehicle}${occlusion}${grain}</svg>`;
 
   // Lighting, blur, encoding: what a camera and an upload do to a picture.
-  const brightness = shifted ? (r.chance(0.5) ? r.range(0.45, 0.7) : r.range(1.25, 1.5)) : r.range(0.65, 1.3);
+  const brightness = shift.lighting ? (r.chance(0.5) ? r.range(0.45, 0.7) : r.range(1.25, 1.5)) : r.range(0.65, 1.3);
   let image = sharp(Buffer.from(svg), { density: 72 })
     .flatten({ background: '#808080' })
     .modulate({ brightness, saturation: r.range(0.6, 1.3) })

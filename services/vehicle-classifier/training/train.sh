@@ -9,7 +9,8 @@
 #
 # Options: --images <root>    train on a standard image folder, root/<class>/*.{jpg,jpeg,png,webp}, instead of renders
 #          --shifted <root>   (with --images) a second folder of the same classes used as the robustness test set
-#          --per-class <n>    renders per class for training (default 900; validation and shifted get n/6 each)
+#          --per-class <n>    renders per class for training (default 2400)
+#          --held-out-per-class <n>  validation and shifted renders per class (default 150)
 #          --seed <s>         renderer seed (default 12)
 # Environment: FIT_EPOCHS (default 14), FIT_THREADS (default 2), MODEL_VERSION (default: newest + 1).
 # Writes model/<newest + 1>/ as a candidate when another version exists; promote it to serve.
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
       dir=$2
       if [ "${dir:0:1}" != / ]; then dir="$caller_dir/$dir"; fi
       args+=("$1" "$dir"); shift 2 ;;
-    --per-class | --seed) args+=("$1" "$2"); shift 2 ;;
+    --per-class | --held-out-per-class | --seed) args+=("$1" "$2"); shift 2 ;;
     *) echo "unknown option $1 (see the top of training/train.sh)" >&2; exit 2 ;;
   esac
 done
