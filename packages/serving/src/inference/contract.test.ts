@@ -142,6 +142,25 @@ describe('core v2 contract: the asynchronous prepare stage', () => {
     }
   });
 
+  it('answers 503 inference_timeout when prepare outlives REQUEST_TIMEOUT_MS, and the next request is served', async () => {
+    const store = new FixtureStore();
+    const svc = await startTestService({ predictor: lookupPredictor(store), env: { REQUEST_TIMEOUT_MS: '150' } });
+    try {
+      store.hold();
+      const slow = request(svc.app).post('/v1/predict').send({ id: 'p1' });
+      const answered = slow.then((res) => res);
+      await eventually(() => store.active === 1, 'a request in prepare');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      store.unhold();
+      const res = await answered;
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({ code: 'inference_timeout', message: 'prediction did not finish within 150 ms' });
+      await request(svc.app).post('/v1/predict').send({ id: 'p1' }).expect(200);
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('holds the version a request started on through prepare, across a reload, and stop() waits for it', async () => {
     const store = new FixtureStore();
     const svc = await startTestService({ predictor: lookupPredictor(store), env: { MODEL_VERSION: '1' } });
