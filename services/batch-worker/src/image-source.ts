@@ -1,9 +1,8 @@
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { HttpError } from '@predict/serving';
+import { HttpError, type JobSource } from '@predict/serving';
 import { z } from 'zod';
-import type { JobSource } from './job-source';
 
 export interface ImageSourceOptions {
   /** JOBS_IMAGE_ROOT: the shared volume the paths are relative to; undefined refuses every job of this source. */

@@ -1,11 +1,10 @@
 import { flightDelayPredictor } from '@predict/flight-delay/predictor';
 import { JOB_NAME, type JobSummary } from '@predict/jobs';
-import { createLogger, createServingMetrics, Registry } from '@predict/serving';
+import { createLogger, createServingMetrics, Registry, type JobSource } from '@predict/serving';
 import { eventually, startTestService, testRedisUrl, TestRedisServer, type TestService } from '@predict/serving/testing';
 import request from 'supertest';
 import { createApp } from './app';
 import { loadConfig } from './config';
-import type { JobSource } from './job-source';
 import { flightRow, testProducer, uniqueQueuePrefix } from './test-support';
 import { WorkerTier } from './worker-tier';
 

@@ -12,11 +12,9 @@ import {
   type JobProgress,
   type JobSummary,
 } from '@predict/jobs';
-import { HttpError, errorDetail, type Logger, type PredictorRuntime } from '@predict/serving';
+import { HttpError, errorDetail, type JobSource, type Logger, type PredictorRuntime, type QueueParts } from '@predict/serving';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { JobSource } from './job-source';
-import type { QueueParts } from './services';
 import type { WorkerMetrics } from './worker-metrics';
 
 /** Why a job failed, as the failures metric labels it (a small fixed set). */

@@ -2,13 +2,12 @@ import { flightDelayPredictor } from '@predict/flight-delay/predictor';
 import { iitRiskBatchParts } from '@predict/iit-risk/batch';
 import { iitRiskPredictor } from '@predict/iit-risk/predictor';
 import { QUEUES, type QueueName } from '@predict/jobs';
-import type { InstanceResult, Logger, PredictorDefinition, ServingMetrics } from '@predict/serving';
+import type { JobSource, Logger, PredictorDefinition, QueueParts, ServingMetrics } from '@predict/serving';
 import { taxiEtaPredictor } from '@predict/taxi-eta/predictor';
 import { IMAGE_JOB_CHUNK_ROWS } from '@predict/vehicle-classifier/config';
 import { vehiclePredictor } from '@predict/vehicle-classifier/predictor';
 import type { Config } from './config';
 import { imageSource } from './image-source';
-import type { JobSource } from './job-source';
 
 /** What the worker runs for one queue: the service's own predictor object (the one its HTTP service runs) and any sources it defines. */
 export interface QueueService {
@@ -30,33 +29,6 @@ export interface QueueService {
   sensitive?: boolean;
   /** What the service owns in the worker (a Redis connection…), built once per process when its queue runs. */
   parts?(deps: { logger: Logger; metrics: ServingMetrics }): QueueParts;
-}
-
-/** One predicted chunk, before its results are stored. */
-export interface PredictedChunk {
-  jobId: string;
-  chunk: number;
-  /** Index in the job of the chunk's first row. */
-  base: number;
-  rows: readonly unknown[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any service's output
-  results: readonly InstanceResult<any>[];
-  model: { name: string; version: string };
-  submittedBy: string | undefined;
-}
-
-/** A queue's own resources in the worker: they replace the static predictor/sources and live as long as the tier. */
-export interface QueueParts {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each service's own input/output types
-  predictor?: PredictorDefinition<any, any, any, any>;
-  sources?: Readonly<Record<string, JobSource>>;
-  /**
-   * After a chunk is predicted, before its results are written (an audit trail): may answer extra output
-   * fields per row. Throwing fails the chunk, and the job attempt (retried like any transient failure).
-   */
-  afterChunk?(chunk: PredictedChunk): Promise<(Record<string, unknown> | undefined)[] | void>;
-  start(): void | Promise<void>;
-  stop(): Promise<void>;
 }
 
 export type ServicesConfig = Pick<Config, 'MAX_IMAGE_BYTES' | 'MAX_IMAGE_PIXELS' | 'JOBS_IMAGE_ROOT' | 'JOBS_IMAGE_MAX_PATHS'>;

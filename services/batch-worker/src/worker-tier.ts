@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { JOB_NAME, type JobSummary } from '@predict/jobs';
-import { PredictorRuntime, createRedis, runtimeOptions, type Logger, type RedisConnection, type ServingMetrics } from '@predict/serving';
+import { PredictorRuntime, createRedis, runtimeOptions, type Logger, type QueueParts, type RedisConnection, type ServingMetrics } from '@predict/serving';
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Config } from './config';
 import { JobRefusedError, createProcessor } from './processor';
-import type { QueueParts, QueueService } from './services';
+import type { QueueService } from './services';
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics';
 
 interface QueueWorker {

@@ -1,32 +1,10 @@
-import { HttpError, type InstanceResult, type Logger, type ServingMetrics } from '@predict/serving';
+import { HttpError, type Logger, type PredictedChunk, type ServingMetrics, type SourceContext } from '@predict/serving';
 import type { AuditRecord } from './audit-log';
 import { loadBatchConfig } from './config';
 import { emptyFacility } from './feature-store';
 import { createIitRiskPredictor } from './predictor';
 import { facilityIdSchema, type RiskPrediction } from './schema';
 import { createStoreParts } from './store-parts';
-
-/** Where a job's rows are: what the worker passes to a source's count/read. */
-export interface SourceContext {
-  jobId: string;
-  /** The job's results TTL: a source's own per-job state lives as long. */
-  ttlSeconds: number;
-}
-
-/** One predicted chunk of a job, before its results are stored. */
-export interface PredictedChunk {
-  jobId: string;
-  /** Chunk number (stable across attempts: the job's chunk_rows are fixed). */
-  chunk: number;
-  /** Index in the job of the chunk's first row. */
-  base: number;
-  /** The chunk's input rows, as parsed. */
-  rows: readonly unknown[];
-  results: readonly InstanceResult<RiskPrediction>[];
-  model: { name: string; version: string };
-  /** The job's `submitted_by` (an API key id): the audit record's key id. */
-  submittedBy: string | undefined;
-}
 
 const facilityParams = (params: Record<string, unknown>) => {
   const keys = Object.keys(params).filter((k) => k !== 'facility_id');
@@ -84,7 +62,7 @@ export function iitRiskBatchParts({ env = process.env, logger, metrics }: { env?
       },
     },
     /** Audits the chunk's answered rows (once per chunk) and gives each store-backed row its patient_hmac. */
-    async afterChunk(chunk: PredictedChunk): Promise<(Record<string, unknown> | undefined)[]> {
+    async afterChunk(chunk: PredictedChunk<RiskPrediction>): Promise<(Record<string, unknown> | undefined)[]> {
       const at = new Date().toISOString();
       const hmacs = chunk.rows.map((row) => {
         const id = patientIdOf(row);
