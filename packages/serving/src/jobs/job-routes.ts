@@ -46,12 +46,13 @@ function backend(jobs: JobsParts | undefined): JobsParts {
 
 /**
  * A Redis failure mid-route (not our bug) becomes 503; anything else stays what it was. `boundMs` bounds a
- * few round trips (status, enqueue); a streamed upload has none (each of its writes is bounded instead).
+ * few round trips (status, enqueue); a streamed upload passes `null`: no overall bound (each of its writes is
+ * bounded instead). `null`, not `undefined`: an explicit `undefined` argument takes the default.
  */
-async function redisCall<T>(jobs: JobsParts, call: () => Promise<T>, boundMs: number | undefined = REDIS_CALL_TIMEOUT_MS): Promise<T> {
+export async function redisCall<T>(jobs: Pick<JobsParts, 'redis'>, call: () => Promise<T>, boundMs: number | null = REDIS_CALL_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    if (boundMs === undefined) return await call();
+    if (boundMs === null) return await call();
     return await Promise.race([
       call(),
       new Promise<never>((_resolve, reject) => {
@@ -197,7 +198,7 @@ export function jobRoutes(service: string, predictor: AnyPredictor, parts: JobsP
             return;
           }
         }
-        const input = await redisCall(jobs, () => streamInstances(req, jobs, jobId), undefined).catch((error: unknown) => {
+        const input = await redisCall(jobs, () => streamInstances(req, jobs, jobId), null).catch((error: unknown) => {
           // Anything after a refused body is left unread: close the connection rather than drain it.
           res.setHeader('Connection', 'close');
           throw error;
