@@ -29,6 +29,9 @@ export class DriftMonitor {
   private readonly expected: number[][];
   private next = 0;
   private filled = 0;
+  /** Rows observed so far, and the snapshot last computed: both drift gauges of a scrape read one computation. */
+  private observed = 0;
+  private last: { observed: number; snapshot: DriftSnapshot } | undefined;
 
   constructor(
     private readonly reference: DriftReference,
@@ -38,10 +41,6 @@ export class DriftMonitor {
     // Bins 0..edges.length are the value bins; edges.length + 1 is "missing".
     this.counts = reference.features.map((f) => new Uint32Array(f.edges.length + 2));
     this.expected = reference.features.map((f) => [...f.proportions, f.missing]);
-  }
-
-  get input(): string {
-    return this.reference.input;
   }
 
   /** Adds `n` rows of `size` values each (one model input buffer, row-major). */
@@ -62,9 +61,12 @@ export class DriftMonitor {
       this.next = (this.next + 1) % this.settings.windowRows;
       if (!full) this.filled++;
     }
+    this.observed += n;
   }
 
+  /** PSI per feature over the window; recomputed only when rows were observed since the last call. */
   snapshot(): DriftSnapshot {
+    if (this.last?.observed === this.observed) return this.last.snapshot;
     const out = new Map<string, number>();
     if (this.filled >= Math.min(this.settings.minRows, this.settings.windowRows)) {
       this.reference.features.forEach((f, k) => {
@@ -72,7 +74,9 @@ export class DriftMonitor {
         out.set(f.name, psi(this.expected[k] as number[], Array.from(counts, (c) => c / this.filled)));
       });
     }
-    return { rows: this.filled, psi: out, detected: [...out.values()].some((v) => v > this.settings.threshold) };
+    const snapshot = { rows: this.filled, psi: out, detected: [...out.values()].some((v) => v > this.settings.threshold) };
+    this.last = { observed: this.observed, snapshot };
+    return snapshot;
   }
 }
 

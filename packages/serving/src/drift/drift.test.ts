@@ -51,6 +51,7 @@ describe('DriftMonitor', () => {
     expect(calm.detected).toBe(false);
     monitor.observe(rows(2000, 1.5), 2000, 3); // feature a shifted by 1.5 standard deviations: the whole window
     const shifted = monitor.snapshot();
+    expect(monitor.snapshot()).toBe(shifted); // no rows since: the same computation, not a new one per gauge
     expect(shifted.psi.get('a')).toBeGreaterThan(0.25);
     expect(shifted.psi.get('b')).toBeLessThan(0.05);
     expect(shifted.detected).toBe(true);

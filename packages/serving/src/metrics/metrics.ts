@@ -147,6 +147,8 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       help: "Population stability index of each monitored feature over the window of served rows against the card's training reference (absent until the window holds DRIFT_MIN_ROWS rows).",
       labelNames: ['model', 'feature'] as const,
       registers,
+      // Under WORKERS > 1 each worker keeps its own window: the cluster shows the worst, not a sum.
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const [model, read] of driftSources) for (const [feature, value] of read()?.psi ?? []) this.set({ model, feature }, value);
@@ -157,6 +159,7 @@ export function createServingMetrics(registry: Registry, options: { defaultMetri
       help: '1 when any monitored feature has a PSI above DRIFT_PSI_THRESHOLD, else 0.',
       labelNames: ['model'] as const,
       registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const [model, read] of driftSources) {
