@@ -1,10 +1,10 @@
-import { ServiceUnavailableError, callerOf, createServiceApp, jobSubmittedSchema, parseOrThrow, requestIdOf, type AnsweredPredictions, type ServiceAppDeps } from '@predict/serving';
+import { callerOf, createServiceApp, jobSubmittedSchema, parseOrThrow, submitSourceJob, type AnsweredPredictions, type ServiceAppDeps } from '@predict/serving';
 import type { Request } from 'express';
 import { z } from 'zod';
-import type { AuditLog, AuditRecord } from './audit-log';
+import { auditRecords, type AuditLog } from './audit-log';
 import { type FeatureStore, unknownPatient } from './feature-store';
 import type { IitArtifacts, PreparedRequest } from './predictor';
-import { facilityIdSchema, patientFeaturesSchema, patientIdSchema, storedPatientSchema, type RiskPrediction, type RiskRequest } from './schema';
+import { facilityIdSchema, facilityParamsSchema as facilityParams, patientFeaturesSchema, patientIdSchema, storedPatientSchema, type RiskPrediction, type RiskRequest } from './schema';
 
 export type AppDeps = ServiceAppDeps<RiskRequest, RiskPrediction, IitArtifacts, PreparedRequest> & {
   store: FeatureStore;
@@ -12,7 +12,6 @@ export type AppDeps = ServiceAppDeps<RiskRequest, RiskPrediction, IitArtifacts, 
 };
 
 const patientParams = z.object({ patient_id: patientIdSchema }).strict();
-const facilityParams = z.object({ facility_id: facilityIdSchema }).strict();
 const resolveBody = z.object({ patient_hmacs: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a hex HMAC-SHA256 (64 characters)')).min(1).max(1000) }).strict();
 /** Most roster members one resolve call hashes. */
 const MAX_ROSTER = 100_000;
@@ -30,21 +29,8 @@ export function createApp(deps: AppDeps) {
   const { store, audit } = deps;
   return createServiceApp(deps, {
     onPredictions: async ({ res, requestId, model, predictions }: AnsweredPredictions<RiskRequest, RiskPrediction>) => {
-      const at = new Date().toISOString();
-      const keyId = callerOf(res) ?? 'anonymous';
-      const records = predictions.map(({ index, input, output }): AuditRecord => ({
-        at,
-        request_id: requestId,
-        index,
-        key_id: keyId,
-        patient_hmac: input.patient_id === undefined ? null : audit.hmac(input.patient_id),
-        source: input.patient_id === undefined ? 'inline' : 'store',
-        model: model.name,
-        model_version: model.version,
-        risk_score: output.risk_score,
-        risk_band: output.risk_band,
-      }));
-      await audit.write(requestId, records);
+      const answered = predictions.map(({ index, input, output }) => ({ index, output, patientHmac: input.patient_id === undefined ? null : audit.hmac(input.patient_id) }));
+      await audit.write(requestId, auditRecords(new Date().toISOString(), { requestId, keyId: callerOf(res) }, model, answered));
     },
     routes: (routes, { json }) => {
       const path = '/v1/patients/:patient_id/features';
@@ -99,13 +85,7 @@ export function createApp(deps: AppDeps) {
           errors: [503],
           handler: async (req, res) => {
             const { facility_id: facilityId } = parseOrThrow(facilityParams, req.params);
-            const jobs = deps.jobs;
-            if (!jobs?.redis.ready) throw new ServiceUnavailableError('batch jobs are unavailable (no Redis for jobs, or it is unreachable); online predictions still work', 'jobs_unavailable', 5);
-            const { jobId } = await jobs.producer.enqueue(
-              { kind: 'source', source: 'facility', params: { facility_id: facilityId } },
-              { chunkRows: jobs.limits.chunkRows, resultsTtlSeconds: jobs.limits.resultsTtlSeconds, submittedBy: callerOf(res) ?? 'anonymous', requestId: requestIdOf(res) },
-            );
-            res.status(202).location(`/v1/jobs/${jobId}`).json({ job_id: jobId, status_url: `/v1/jobs/${jobId}`, results_url: `/v1/jobs/${jobId}/results`, rows: null });
+            await submitSourceJob(req, res, deps.jobs, 'facility', { facility_id: facilityId });
           },
         })
         .add({

@@ -19,6 +19,38 @@ export interface AuditRecord {
   risk_band: string;
 }
 
+/** One answered prediction, as an audit record needs it. */
+export interface AuditedPrediction {
+  index: number;
+  /** HMAC of the patient id (AuditLog.hmac); null for inline features. */
+  patientHmac: string | null;
+  output: { risk_score: number; risk_band: string };
+}
+
+/**
+ * The audit records of one request's (or one job chunk's) answered predictions: the same fields online and in
+ * the batch tier. `keyId` undefined (auth disabled) is recorded as `anonymous`.
+ */
+export function auditRecords(
+  at: string,
+  who: { requestId: string; keyId: string | undefined },
+  model: { name: string; version: string },
+  predictions: readonly AuditedPrediction[],
+): AuditRecord[] {
+  return predictions.map(({ index, patientHmac, output }) => ({
+    at,
+    request_id: who.requestId,
+    index,
+    key_id: who.keyId ?? 'anonymous',
+    patient_hmac: patientHmac,
+    source: patientHmac === null ? 'inline' : 'store',
+    model: model.name,
+    model_version: model.version,
+    risk_score: output.risk_score,
+    risk_band: output.risk_band,
+  }));
+}
+
 export interface AuditLogOptions {
   hmacKey: string;
   required: boolean;

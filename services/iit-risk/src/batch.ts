@@ -1,18 +1,13 @@
-import { HttpError, type Logger, type PredictedChunk, type ServingMetrics, type SourceContext } from '@predict/serving';
-import type { AuditRecord } from './audit-log';
+import { parseOrThrow, type Logger, type PredictedChunk, type ServingMetrics, type SourceContext } from '@predict/serving';
+import { auditRecords } from './audit-log';
 import { loadBatchConfig } from './config';
 import { emptyFacility } from './feature-store';
 import { createIitRiskPredictor } from './predictor';
-import { facilityIdSchema, type RiskPrediction } from './schema';
+import { facilityParamsSchema, type RiskPrediction } from './schema';
 import { createStoreParts } from './store-parts';
 
-const facilityParams = (params: Record<string, unknown>) => {
-  const keys = Object.keys(params).filter((k) => k !== 'facility_id');
-  if (keys.length > 0) throw new HttpError(400, 'validation_error', `params: unknown field '${keys[0]}' (the facility source takes {facility_id})`);
-  const parsed = facilityIdSchema.safeParse(params['facility_id']);
-  if (!parsed.success) throw new HttpError(400, 'validation_error', `params.facility_id ${parsed.error.issues[0]?.message ?? 'is invalid'}`);
-  return parsed.data;
-};
+/** The `facility` source's params, `{facility_id}`: a 400 naming the field otherwise. */
+const facilityParams = (params: Record<string, unknown>) => parseOrThrow(facilityParamsSchema, params, ['params']).facility_id;
 
 /** The patient id a row names, if it is a store-backed row. */
 const patientIdOf = (row: unknown): string | undefined => {
@@ -63,27 +58,12 @@ export function iitRiskBatchParts({ env = process.env, logger, metrics }: { env?
     },
     /** Audits the chunk's answered rows (once per chunk) and gives each store-backed row its patient_hmac. */
     async afterChunk(chunk: PredictedChunk<RiskPrediction>): Promise<(Record<string, unknown> | undefined)[]> {
-      const at = new Date().toISOString();
       const hmacs = chunk.rows.map((row) => {
         const id = patientIdOf(row);
         return id === undefined ? null : audit.hmac(id);
       });
-      const records: AuditRecord[] = [];
-      chunk.results.forEach((result, i) => {
-        if (!result.ok) return;
-        records.push({
-          at,
-          request_id: `job:${chunk.jobId}`,
-          index: chunk.base + i,
-          key_id: chunk.submittedBy ?? 'unknown',
-          patient_hmac: hmacs[i] ?? null,
-          source: hmacs[i] ? 'store' : 'inline',
-          model: chunk.model.name,
-          model_version: chunk.model.version,
-          risk_score: result.output.risk_score,
-          risk_band: result.output.risk_band,
-        });
-      });
+      const answered = chunk.results.flatMap((result, i) => (result.ok ? [{ index: chunk.base + i, patientHmac: hmacs[i] ?? null, output: result.output }] : []));
+      const records = auditRecords(new Date().toISOString(), { requestId: `job:${chunk.jobId}`, keyId: chunk.submittedBy }, chunk.model, answered);
       await audit.write(`job:${chunk.jobId}:${chunk.chunk}`, records);
       return chunk.results.map((result, i) => (result.ok && hmacs[i] ? { patient_hmac: hmacs[i] } : undefined));
     },

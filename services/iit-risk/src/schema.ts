@@ -16,6 +16,9 @@ export const facilityIdSchema = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters: letters, digits, ".", "_" or "-", starting with a letter or digit')
   .describe('Facility identifier: the person is on this facility’s roster (facility batch jobs)');
 
+/** `{facility_id}`: the facility routes' path parameters and the batch `facility` source's params. */
+export const facilityParamsSchema = z.object({ facility_id: facilityIdSchema }).strict();
+
 const count = (max: number, what: string) => z.number().int().min(0).max(max).describe(what);
 
 /** A person's current features: what PUT stores and what `{features}` carries. */

@@ -10,9 +10,9 @@ export function zodIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []
   }));
 }
 
-/** Parse with a zod schema or throw a 400 ValidationError naming every failing field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+/** Parse with a zod schema or throw a 400 ValidationError naming every failing field (under `prefix`, e.g. `params`). */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, prefix: readonly PropertyKey[] = []): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationError(zodIssues(result.error));
+  if (!result.success) throw new ValidationError(zodIssues(result.error, prefix));
   return result.data;
 }

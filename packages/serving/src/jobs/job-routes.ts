@@ -149,6 +149,33 @@ async function write(res: Response, text: string): Promise<void> {
 }
 
 /**
+ * What every job submitted over HTTP carries: the service's chunking and results TTL, who asked (the API key
+ * id; `anonymous` with auth disabled, as audit records name such a caller), and the request id.
+ */
+function enqueueOptions(jobs: JobsParts, res: Response) {
+  return { chunkRows: jobs.limits.chunkRows, resultsTtlSeconds: jobs.limits.resultsTtlSeconds, submittedBy: callerOf(res) ?? 'anonymous', requestId: requestIdOf(res) };
+}
+
+/** 202 with the job's URLs (behind a trusted proxy, under its prefix). */
+function answerSubmitted(req: Request, res: Response, jobId: string, rows: number | null, replayed: boolean): void {
+  const statusUrl = `${forwardedPrefix(req)}/v1/jobs/${jobId}`;
+  res.status(202).location(statusUrl);
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.json({ job_id: jobId, status_url: statusUrl, results_url: `${statusUrl}/results`, rows });
+}
+
+/**
+ * Submits a job whose rows a service-defined source gives the worker (`{kind: 'source'}`: iit-risk's
+ * `facility`) and answers as `POST /v1/jobs` does: 503 `jobs_unavailable` without Redis, the same bound on
+ * Redis, the same 202 body and URLs. `rows` is null: the source counts them when the job starts.
+ */
+export async function submitSourceJob(req: Request, res: Response, parts: JobsParts | undefined, source: string, params: Record<string, unknown>): Promise<void> {
+  const jobs = backend(parts);
+  const { jobId } = await redisCall(jobs, () => jobs.producer.enqueue({ kind: 'source', source, params }, enqueueOptions(jobs, res)));
+  answerSubmitted(req, res, jobId, null, false);
+}
+
+/**
  * The job routes every prediction service has: submit (`POST /v1/jobs`, streamed into Redis), status, results
  * (NDJSON in index order, or CSV), cancel. They answer 503 `jobs_unavailable` while Redis is away; nothing
  * else in the service depends on it.
@@ -183,12 +210,7 @@ export function jobRoutes(service: string, predictor: AnyPredictor, parts: JobsP
           throw new HttpError(400, 'validation_error', 'Idempotency-Key must be 1-255 visible ASCII characters', { details: [{ path: 'Idempotency-Key', message: 'invalid' }] });
         }
         const jobId = key === undefined ? randomUUID() : idempotentJobId(service, key);
-        const answer = (rows: number | null, replayed: boolean) => {
-          const statusUrl = `${forwardedPrefix(req)}/v1/jobs/${jobId}`;
-          res.status(202).location(statusUrl);
-          if (replayed) res.setHeader('Idempotent-Replayed', 'true');
-          res.json({ job_id: jobId, status_url: statusUrl, results_url: `${statusUrl}/results`, rows });
-        };
+        const answer = (rows: number | null, replayed: boolean) => answerSubmitted(req, res, jobId, rows, replayed);
         if (key !== undefined) {
           const existing = await redisCall(jobs, () => jobs.producer.status(jobId));
           if (existing) {
@@ -203,16 +225,7 @@ export function jobRoutes(service: string, predictor: AnyPredictor, parts: JobsP
           res.setHeader('Connection', 'close');
           throw error;
         });
-        const { created } = await redisCall(jobs, () =>
-          jobs.producer.enqueue(input, {
-            jobId,
-            priority,
-            chunkRows: jobs.limits.chunkRows,
-            resultsTtlSeconds: jobs.limits.resultsTtlSeconds,
-            submittedBy: callerOf(res),
-            requestId: requestIdOf(res),
-          }),
-        );
+        const { created } = await redisCall(jobs, () => jobs.producer.enqueue(input, { ...enqueueOptions(jobs, res), jobId, priority }));
         answer(input.rows, !created);
       },
     },
