@@ -71,18 +71,21 @@ export function createApp(deps: AppDeps, settings: AppSettings, redis?: RedisCon
     return bytes;
   }
 
-  /** The images of a request, through the cache, then the model for the misses; one entry per image, in order. */
-  async function classifyAll(images: readonly Buffer[]): Promise<{ entries: Entry[]; model: { name: string; version: string } }> {
+  /**
+   * The images of a request, through the cache, then the model for the misses; one entry per image, in order.
+   * Each image's sha256 is computed once, here, for both the cache key and the prediction log.
+   */
+  async function classifyAll(images: readonly Buffer[], known?: readonly string[]): Promise<{ entries: Entry[]; model: { name: string; version: string }; digests: readonly string[] }> {
     const version = runtime.model().version;
-    const digests = cache.enabled ? images.map(imageDigest) : [];
+    const digests = known ?? (cache.enabled || predictionLog ? images.map(imageDigest) : []);
     const cached = await cache.getMany(version, digests);
     const missing = images.map((_, i) => i).filter((i) => cached[i] === undefined);
     const entries: Entry[] = cached.map((value) => (value ? { ok: true, value } : { ok: false, error: new HttpError(500, 'internal', 'not classified') }));
-    if (missing.length === 0 && images.length > 0) return { entries, model: { name: runtime.model().name, version } };
+    if (missing.length === 0 && images.length > 0) return { entries, model: { name: runtime.model().name, version }, digests };
     const { results, model } = await runtime.predictMany(missing.map((i) => images[i] as Buffer));
     if (model.version !== version) {
       // The serving version changed between the lookup and the run: answer every image from the new one.
-      return classifyAll(images);
+      return classifyAll(images, digests);
     }
     const fresh: { digest: string; value: Classification }[] = [];
     results.forEach((result, k) => {
@@ -91,21 +94,19 @@ export function createApp(deps: AppDeps, settings: AppSettings, redis?: RedisCon
       if (result.ok && cache.enabled) fresh.push({ digest: digests[i] as string, value: result.output });
     });
     cache.setMany(version, fresh);
-    return { entries, model };
+    return { entries, model, digests };
   }
 
   const isMultipart = (req: Request) => req.is('multipart/form-data') === 'multipart/form-data';
   const cut = (c: Classification, k: number): Classification => ({ ...c, top_k: c.top_k.slice(0, k) });
 
-  /** What the prediction log keeps of an image: its digest and size, never its bytes. */
-  const logged = (image: Buffer) => ({ image_sha256: imageDigest(image), image_bytes: image.length });
-
-  function record(res: Response, images: readonly Buffer[], entries: readonly Entry[], model: { name: string; version: string }, latencyMs: number): void {
+  /** Logs each classified image by its digest and size, never its bytes. */
+  function record(res: Response, images: readonly Buffer[], digests: readonly string[], entries: readonly Entry[], model: { name: string; version: string }, latencyMs: number): void {
     if (!predictionLog) return;
     const requestId = requestIdOf(res) ?? '';
     const at = Date.now();
     entries.forEach((entry, index) => {
-      if (entry.ok) predictionLog.record({ requestId, ...(images.length > 1 ? { index } : {}), at, model, input: logged(images[index] as Buffer), output: entry.value, latencyMs });
+      if (entry.ok) predictionLog.record({ requestId, ...(images.length > 1 ? { index } : {}), at, model, input: { image_sha256: digests[index], image_bytes: (images[index] as Buffer).length }, output: entry.value, latencyMs });
     });
   }
 
@@ -130,11 +131,11 @@ export function createApp(deps: AppDeps, settings: AppSettings, redis?: RedisCon
             image = file.data;
           } else image = fromBase64(parseOrThrow(classifyJsonSchema, req.body).image_base64);
           const started = performance.now();
-          const { entries, model } = await classifyAll([image]);
+          const { entries, model, digests } = await classifyAll([image]);
           const entry = entries[0] as Entry;
           if (!entry.ok) throw entry.error;
           res.json({ ...cut(entry.value, k), model });
-          record(res, [image], entries, model, performance.now() - started);
+          record(res, [image], digests, entries, model, performance.now() - started);
         },
       });
       routes.add({
@@ -153,12 +154,12 @@ export function createApp(deps: AppDeps, settings: AppSettings, redis?: RedisCon
             if (images.length === 0) throw new HttpError(400, 'validation_error', 'image: at least one file is required in the multipart field `image`', { details: [{ path: 'image', message: 'required', code: 'invalid_type' }] });
           } else images = parseOrThrow(classifyBatchJsonSchema, req.body).instances.map((i) => fromBase64(i.image_base64));
           const started = performance.now();
-          const { entries, model } = await classifyAll(images);
+          const { entries, model, digests } = await classifyAll(images);
           const requestId = requestIdOf(res);
           const predictions = entries.map((e) => (e.ok ? cut(e.value, k) : { error: { ...errorDetail(e.error), request_id: requestId } }));
           const succeeded = entries.filter((e) => e.ok).length;
           res.json({ predictions, model, succeeded, failed: entries.length - succeeded });
-          record(res, images, entries, model, performance.now() - started);
+          record(res, images, digests, entries, model, performance.now() - started);
         },
       });
     },
