@@ -222,8 +222,7 @@ export function createProcessor(deps: ProcessorDeps) {
           const end = performance.now();
           const ms = end - Math.max(began, predictedUntil);
           predictedUntil = Math.max(predictedUntil, end);
-          const extra = (await deps.afterChunk?.({ jobId, chunk: n, base: n * work.chunkRows, rows: input.rows, results, model, submittedBy: data.submitted_by })) ?? [];
-          return { n, bad: input.bad, results, model, ms: Math.max(0, ms), extra };
+          return { n, rows: input.rows, bad: input.bad, results, model, ms: Math.max(0, ms) };
         })(),
       );
     const predicting: ReturnType<typeof predict>[] = todo.slice(0, 2).map((_, k) => predict(k));
@@ -234,16 +233,21 @@ export function createProcessor(deps: ProcessorDeps) {
     let writing: Promise<void> = Promise.resolve();
     for (let k = 0; k < todo.length; k++) {
       let chunk: Awaited<ReturnType<typeof predict>>;
+      let extra: (Record<string, unknown> | undefined)[];
       try {
         chunk = await (predicting.shift() as ReturnType<typeof predict>);
+        if (k + 2 < todo.length) predicting.push(predict(k + 2));
+        // The queue's hook (an audit trail) runs for the chunk about to be written, not for one predicted ahead
+        // that a drain or cancel would drop: what it records is what the results deliver.
+        const { n, rows, results, model } = chunk;
+        extra = (await deps.afterChunk?.({ jobId, chunk: n, base: n * work.chunkRows, rows, results, model, submittedBy: data.submitted_by })) ?? [];
       } catch (error) {
         await settle();
         await writing.catch(() => undefined);
         if (error instanceof JobRefusedError && error.reason === 'cancelled') await work.cleanup();
         throw error;
       }
-      if (k + 2 < todo.length) predicting.push(predict(k + 2));
-      const { n, bad, results, model, extra } = chunk;
+      const { n, bad, results, model } = chunk;
       const base = n * work.chunkRows;
       const lines: string[] = new Array(results.length);
       const errors: ChunkPart['errors'] = [];
