@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { eventually } from '@predict/serving/testing';
+import { connectTestRedis, deleteKeys, eventually, testRedisUrl } from '@predict/serving/testing';
 import { answered, exposedNames, metricNames, monitoringExpressions } from './monitoring-names';
 import { Stack, type Replica } from './stack';
 import { steadyLoad, type LoadResult } from './steady-load';
@@ -53,9 +53,12 @@ const noFailures = (result: LoadResult) => expect({ ok: result.ok > 0, failures:
 
 let stack: Stack;
 let certDir: string;
+/** The shared Redis the stack uses (connected first, so it fails saying what to start when none answers). */
+let redis: Awaited<ReturnType<typeof connectTestRedis>> | undefined;
 
 beforeAll(async () => {
   if (!findCommand('nginx')) throw new Error('nginx is not installed: apt-get install -y nginx-light (.ci/run installs it as root)');
+  redis = await connectTestRedis(testRedisUrl());
   // A self-signed certificate where the TLS block reads it (a mounted certificate in production).
   certDir = mkdtempSync(path.join(os.tmpdir(), 'stack-tls-'));
   chmodSync(certDir, 0o755); // nginx's workers (nobody, when started as root) read it at each handshake
@@ -69,6 +72,7 @@ beforeAll(async () => {
     portBase: 7201,
     rateLimit: { rate: 100_000, burst: 100_000 },
     rateLimits: { 'taxi-eta': TAXI_LIMIT },
+    redisUrl: testRedisUrl(),
     env: { ACCESS_LOG: 'false', LOG_LEVEL: 'warn', NODE_ENV: 'production', JOBS_PREFIX },
     streamLogs: false,
     tls: { port: TLS_PORT, certificate, key },
@@ -77,11 +81,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-  const redisCli = findCommand('redis-cli');
-  if (stack && redisCli) {
-    const url = stack.redisUrl;
-    const keys = spawnSync(redisCli, ['-u', url, '--scan', '--pattern', `${JOBS_PREFIX}*`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-    for (let i = 0; i < keys.length; i += 500) spawnSync(redisCli, ['-u', url, 'del', ...keys.slice(i, i + 500)]);
+  // After the stack has stopped (nothing writes under the prefix any more): this run's keys leave the shared Redis.
+  if (redis) {
+    try {
+      await deleteKeys(redis, JOBS_PREFIX);
+    } finally {
+      redis.disconnect();
+    }
   }
   if (stack) rmSync(stack.scratchDir, { recursive: true, force: true });
   if (certDir) rmSync(certDir, { recursive: true, force: true });

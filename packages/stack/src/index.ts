@@ -1,5 +1,5 @@
 export { Stack, type StackOptions, type Replica } from './stack';
-export { probe } from './probe';
+export { probe, until } from './probe';
 export { launchNginx } from './nginx-process';
 export { loadServices, presence, entryScript, REPO_ROOT, type ServiceEntry } from './services';
 export { replicaPorts, parseReplicas } from './ports';

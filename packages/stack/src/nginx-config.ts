@@ -4,6 +4,7 @@ import Mustache from 'mustache';
 import { REPO_ROOT, type ServiceEntry } from './services';
 
 export const NGINX_TEMPLATE = path.join(REPO_ROOT, 'infra/nginx/nginx.conf.mustache');
+/** Compose's rendering; @predict/deploy-checks writes it with the rest of its generated files. */
 export const COMPOSE_NGINX_CONF = path.join(REPO_ROOT, 'infra/nginx/compose.conf');
 /** The cluster's rendering; @predict/deploy-checks writes it with the rest of the Kubernetes base (its configMapGenerator). */
 export const K8S_NGINX_CONF = path.join(REPO_ROOT, 'infra/k8s/base/nginx.conf');
@@ -105,14 +106,15 @@ export function renderNginx(view: NginxView, template = readFileSync(NGINX_TEMPL
 }
 
 /**
- * Compose's config (committed as infra/nginx/compose.conf): every listed service by its compose service name,
- * re-resolved through Docker's DNS so `docker compose up --scale <service>=N` needs no config edit; logs to
- * the container's stdout/stderr; TLS on 8443 once certificates are mounted at /etc/nginx/certs.
+ * Compose's config (committed as infra/nginx/compose.conf, written by @predict/deploy-checks): every listed
+ * service by its compose service name, re-resolved through Docker's DNS so `docker compose up --scale
+ * <service>=N` needs no config edit; logs to the container's stdout/stderr; TLS on 8443 once certificates are
+ * mounted at /etc/nginx/certs.
  */
 export function composeNginxView(services: ServiceEntry[], limit = DEFAULT_RATE_LIMIT): NginxView {
   const views = serviceViews(services, (s) => [{ address: `${s.name}:${s.port}`, resolve: true }], limit);
   return {
-    header: 'GENERATED from infra/nginx/nginx.conf.mustache and infra/services.json by `pnpm --filter @predict/stack render`; do not edit. nginx >= 1.27.3 (compose pins 1.30).',
+    header: 'GENERATED from infra/nginx/nginx.conf.mustache and infra/services.json by `pnpm --filter @predict/deploy-checks generate`; do not edit. nginx >= 1.27.3 (compose pins 1.30).',
     user: 'nginx',
     workerProcesses: 'auto',
     pidFile: '/tmp/nginx.pid',

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { probe, until } from '@predict/stack';
 import { loadRegistry, REPO_ROOT, type Deployable } from '../registry';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -20,17 +21,6 @@ const run = (cmd: string, args: string[], cwd: string) => {
   execFileSync(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: 'true', TURBO_TELEMETRY_DISABLED: '1' } });
 };
 const sizeMb = (dir: string) => Number(execFileSync('du', ['-sm', dir], { encoding: 'utf8' }).split('\t')[0]);
-
-async function ready(port: number, child: ReturnType<typeof spawn>, timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before it was ready`);
-    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`not ready within ${timeoutMs} ms`);
-}
 
 /**
  * What a deployable needs to start, as compose gives it: the worker needs Redis (REDIS_URL, default the local
@@ -73,21 +63,27 @@ async function check(s: Deployable, port: number): Promise<string> {
     const mb = sizeMb(app);
     const models = existsSync(path.join(app, 'model')) ? readdirSync(path.join(app, 'model')).filter((v) => /^\d+$/.test(v)) : [];
     say(`  deployed folder: ${mb} MB (${sizeMb(path.join(app, 'node_modules'))} MB node_modules), model versions: ${models.join(', ') || 'none'}`);
+    const env = runEnv(s);
     const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: app,
-      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), SHUTDOWN_GRACE_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn', ...runEnv(s) },
+      env: { PATH: process.env['PATH'] ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), SHUTDOWN_GRACE_MS: '0', ACCESS_LOG: 'false', LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
+    // 'error' too: a process that never started emits no 'exit'.
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()).once('error', () => resolve()));
+    const gone = () => child.exitCode !== null || child.signalCode !== null;
     try {
-      await ready(port, child);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const died = () => (gone() ? `exited ${child.exitCode ?? child.signalCode} before it was ready` : undefined);
+      await until(async () => (await probe(port, '/health/ready')) === 200, `${s.name} /health/ready`, 180_000, died);
       child.kill('SIGTERM');
-      const code = await exited;
-      if (code !== 0) throw new Error(`exited ${code} on SIGTERM`);
+      await exited;
+      if (child.exitCode !== 0) throw new Error(`exited ${child.exitCode ?? child.signalCode} on SIGTERM`);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (!gone()) child.kill('SIGKILL');
+      await exited;
+      // After the process is gone (it writes no more), failed check or not: this run's queue keys leave the shared Redis.
+      if (s.kind === 'worker') dropKeys(env);
     }
-    if (s.kind === 'worker') dropKeys(runEnv(s));
     return `${s.name}: pruned, installed offline, built, deployed (${mb} MB), ready on /health/ready, exit 0 on SIGTERM`;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

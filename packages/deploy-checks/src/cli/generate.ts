@@ -1,5 +1,5 @@
-// Writes docker-compose.yml, .env.example, compose's Prometheus targets and infra/k8s/base from
-// infra/services.json. `pnpm --filter @predict/deploy-checks generate`
+// Writes docker-compose.yml, .env.example, compose's Prometheus targets, infra/nginx/compose.conf and
+// infra/k8s/base from infra/services.json. `pnpm --filter @predict/deploy-checks generate`
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generatedFiles } from '../generated-files';
