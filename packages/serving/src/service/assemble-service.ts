@@ -61,12 +61,8 @@ export function assembleService<I, O, A, P, C extends ServingEnv = ServingEnv>(o
   };
   const app = (parts.createApp ?? options.createApp ?? createServiceApp)(deps);
   /** After the HTTP drain no prediction is recorded: write what the log holds (bounded), quit Redis, stop the service's parts, release the model. */
-  const stopSteps = [
-    ...(predictionLog?.shutdownSteps() ?? []),
-    ...(jobs?.shutdownSteps() ?? []),
-    ...(parts.stopSteps ?? []),
-    { name: 'release model sessions', run: () => runtime.stop() },
-  ];
+  const ownSteps = [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? []), ...(parts.stopSteps ?? [])];
+  const stopSteps = [...ownSteps, { name: 'release model sessions', run: () => runtime.stop() }];
   return {
     deps,
     app,
@@ -80,7 +76,8 @@ export function assembleService<I, O, A, P, C extends ServingEnv = ServingEnv>(o
       try {
         await runtime.start();
       } catch (error) {
-        for (const step of [...(predictionLog?.shutdownSteps() ?? []), ...(jobs?.shutdownSteps() ?? []), ...(parts.stopSteps ?? [])]) await step.run();
+        // The model never loaded: stop what start() started, nothing to release.
+        for (const step of ownSteps) await step.run();
         throw error;
       }
       runtime.watch(config.MODEL_POLL_INTERVAL_MS);
