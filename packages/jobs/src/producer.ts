@@ -156,8 +156,9 @@ export class JobProducer {
   async status(jobId: string): Promise<JobStatus | undefined> {
     // The state first, then the job: a job read before it finished could otherwise be reported failed without its reason.
     const known = (await this.queue.getJobState(jobId)) as JobState;
-    const job = await this.getJob(jobId);
-    const summary = (await this.summary(jobId)) ?? null;
+    // The rest in one round trip: none depends on another.
+    const [job, stored, cancelled] = await Promise.all([this.getJob(jobId), this.summary(jobId), this.redis.exists(cancelKey(this.prefix, this.name, jobId))]);
+    const summary = stored ?? null;
     if (!job) {
       if (!summary) return undefined;
       return {
@@ -190,7 +191,7 @@ export class JobProducer {
       enqueued_at: iso(job.timestamp),
       started_at: iso(job.processedOn),
       finished_at: iso(job.finishedOn),
-      cancel_requested: (await this.redis.exists(cancelKey(this.prefix, this.name, jobId))) === 1,
+      cancel_requested: cancelled === 1,
       summary: state === 'completed' ? (summary ?? job.returnvalue ?? null) : null,
       error: state === 'failed' ? { message: job.failedReason } : null,
     };
