@@ -52,12 +52,18 @@ export function imageSource(options: ImageSourceOptions): JobSource {
     return real.endsWith(path.sep) ? real : real + path.sep;
   };
 
+  /** Parsed path lists by params object: a job's attempt passes the same params to every chunk's read. */
+  const parsedPaths = new WeakMap<Record<string, unknown>, string[]>();
+
   function parse(params: Record<string, unknown>): string[] {
+    const known = parsedPaths.get(params);
+    if (known) return known;
     const parsed = paramsSchema.safeParse(params);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `params.${i.path.join('.')}: ${i.message}`);
       throw new HttpError(400, 'validation_error', `'images' takes {"paths": [1..${maxPaths} relative file paths]}: ${issues.slice(0, 5).join('; ')}`);
     }
+    parsedPaths.set(params, parsed.data.paths);
     return parsed.data.paths;
   }
 
