@@ -34,7 +34,7 @@ export interface PredictionLogParts {
  */
 export function createPredictionLog(
   config: PredictionLogConfig,
-  { service, logger, metrics }: { service: string; logger: Logger; metrics: ServingMetrics },
+  { service, logger, metrics, redactFields }: { service: string; logger: Logger; metrics: ServingMetrics; redactFields?: readonly string[] | undefined },
 ): PredictionLogParts | undefined {
   if (config.PREDICTION_LOG !== 'on' || config.REDIS_URL === undefined) return undefined;
   const redis = createRedis({ REDIS_URL: config.REDIS_URL, REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX }, logger, {
@@ -50,6 +50,7 @@ export function createPredictionLog(
     maxLen: config.PREDICTION_LOG_MAXLEN,
     bufferSize: config.PREDICTION_LOG_BUFFER,
     batchSize: config.PREDICTION_LOG_BATCH,
+    redactFields,
   });
   return {
     redis,

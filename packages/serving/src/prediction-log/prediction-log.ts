@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REDACTED } from '../logging/redact';
 
 /** One answered prediction, as the HTTP prediction routes hand it to the log. */
 export interface PredictionLogEntry {
@@ -43,9 +44,13 @@ export const storedPredictionSchema = z.object({
 
 export type StoredPrediction = z.output<typeof storedPredictionSchema>;
 
-/** The JSON of an entry as stored in the stream's `entry` field (throws on what JSON cannot hold, e.g. a bigint). */
-export function serializeEntry(entry: PredictionLogEntry): string {
-  return JSON.stringify({
+/**
+ * The JSON of an entry as stored in the stream's `entry` field (throws on what JSON cannot hold, e.g. a bigint).
+ * `hidden` (lower-case field names, the predictor's `redactFields`) become `[REDACTED]` at any depth of the
+ * input and output, as the logger redacts them; done here, at write time, off the request path.
+ */
+export function serializeEntry(entry: PredictionLogEntry, hidden: ReadonlySet<string> = new Set()): string {
+  const stored = {
     request_id: entry.requestId,
     ...(entry.index === undefined ? {} : { index: entry.index }),
     time: new Date(entry.at).toISOString(),
@@ -53,5 +58,9 @@ export function serializeEntry(entry: PredictionLogEntry): string {
     input: entry.input,
     output: entry.output,
     latency_ms: Math.round(entry.latencyMs * 1000) / 1000,
+  };
+  if (hidden.size === 0) return JSON.stringify(stored);
+  return JSON.stringify(stored, function (this: unknown, key: string, value: unknown) {
+    return this !== stored && hidden.has(key.toLowerCase()) ? REDACTED : value;
   });
 }

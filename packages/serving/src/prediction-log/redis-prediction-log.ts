@@ -29,6 +29,8 @@ export interface RedisPredictionLogOptions {
   bufferSize: number;
   /** Entries per write (one script call). */
   batchSize: number;
+  /** Field names never stored, at any depth of an input or output (the predictor's `redactFields`). */
+  redactFields?: readonly string[];
   /** Wait after a failed write, doubling per failure up to `maxRetryDelayMs`; Redis becoming ready cuts it short. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -59,6 +61,7 @@ export class RedisPredictionLog implements PredictionLogStore {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private readonly hidden: ReadonlySet<string>;
 
   constructor(options: RedisPredictionLogOptions) {
     this.redis = options.redis;
@@ -70,6 +73,7 @@ export class RedisPredictionLog implements PredictionLogStore {
     this.retryDelayMs = options.retryDelayMs ?? 100;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
     this.buffer = new BoundedBuffer(options.bufferSize);
+    this.hidden = new Set((options.redactFields ?? []).map((f) => f.toLowerCase()));
     if (!('predictionLogAppend' in this.redis.client)) this.redis.client.defineCommand('predictionLogAppend', { numberOfKeys: 1, lua: APPEND_SCRIPT });
     this.unwatch = options.metrics.watchPredictionLogBuffer(() => this.buffer.length);
   }
@@ -184,7 +188,7 @@ export class RedisPredictionLog implements PredictionLogStore {
     const jsons: string[] = [];
     for (const entry of batch) {
       try {
-        jsons.push(serializeEntry(entry));
+        jsons.push(serializeEntry(entry, this.hidden));
       } catch {
         this.metrics.predictionLogDropped.inc({ reason: 'unserializable' });
         continue;

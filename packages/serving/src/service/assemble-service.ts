@@ -45,7 +45,7 @@ export function assembleService<I, O, A, P, C extends ServingEnv = ServingEnv>(o
   const runtime = new PredictorRuntime(parts.predictor ?? options.predictor, runtimeOptions(config, logger, metrics));
   const state = new ServiceState();
   // Its Redis connects in the background; predictions never wait for it.
-  const predictionLog = createPredictionLog(config, { service: options.service, logger, metrics });
+  const predictionLog = createPredictionLog(config, { service: options.service, logger, metrics, redactFields: runtime.definition.redactFields });
   // Batch jobs (REDIS_URL set, JOBS=on): their own fail-fast connection; nothing else waits on it.
   const jobs = createJobs(config, { service: options.service, logger });
   const deps: ServiceAppDeps<I, O, A, P> = {

@@ -19,7 +19,6 @@ import { jobRoutes } from '../jobs/job-routes';
 import { ModelPromoter } from '../inference/promotion';
 import type { ServiceState } from '../lifecycle/service-state';
 import type { Logger } from '../logging/logger';
-import { REDACTED } from '../logging/redact';
 import type { ServingMetrics } from '../metrics/metrics';
 import type { PredictionLogStore } from '../prediction-log/prediction-log';
 import { predictionLogRoute } from '../prediction-log/prediction-log-route';
@@ -104,12 +103,6 @@ function trustProxy(value: string): boolean | number | string {
 export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, extensions: ServiceAppExtensions<I, O> = {}): Express {
   const { config, logger, metrics, runtime, state, predictionLog } = deps;
   const predictor = runtime.definition;
-  // The prediction log records inputs and outputs without the predictor's personal fields.
-  const redactFields = predictor.redactFields ?? [];
-  const logged = <T>(value: T): unknown =>
-    redactFields.length === 0 || typeof value !== 'object' || value === null
-      ? value
-      : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactFields.includes(k) ? REDACTED : v]));
   const auth = new ApiKeyAuth({ predictKeys: config.API_KEYS_PREDICT, adminKeys: config.API_KEYS_ADMIN });
   const json = jsonDecoder(config.BODY_LIMIT_BYTES);
   const envelope = batchEnvelopeSchema(predictor);
@@ -190,7 +183,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       await extensions.onPredictions?.({ res, requestId: requestIdOf(res) ?? '', model, predictions: [{ index: 0, input, output }] });
       res.json({ ...output, model });
       // After the answer is sent; with the log off nothing is built (the ?. skips the argument too).
-      predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input: logged(input), output: logged(output), latencyMs });
+      predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input, output, latencyMs });
     },
   });
   predictionRoutes?.add({
@@ -232,7 +225,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
         const time = Date.now();
         const ref = { name: model.name, version: model.version };
         results.forEach((result, k) => {
-          if (result.ok) predictionLog.record({ requestId: requestId ?? '', index: at[k] as number, at: time, model: ref, input: logged(valid[k]), output: logged(result.output), latencyMs });
+          if (result.ok) predictionLog.record({ requestId: requestId ?? '', index: at[k] as number, at: time, model: ref, input: valid[k], output: result.output, latencyMs });
         });
       }
     },
