@@ -74,4 +74,4 @@ export function iitRiskBatchParts({ env = process.env, logger, metrics }: { env?
   };
 }
 
-export type { PatientFeaturesInput, StoredPatient } from './schema';
+export type { PatientFeaturesInput } from './schema';

@@ -2,7 +2,7 @@ import { NotFoundError, ServiceUnavailableError, type RedisConnection } from '@p
 import { storedPatientSchema, type PatientFeaturesInput, type StoredPatient } from './schema';
 
 /** 503 when Redis does not answer; the message names the store, never a patient. */
-export function storeUnavailable(): ServiceUnavailableError {
+function storeUnavailable(): ServiceUnavailableError {
   return new ServiceUnavailableError('the feature store (Redis) is unavailable: store-backed predictions and feature reads/writes cannot be answered; inline {features} predictions still work', 'feature_store_unavailable');
 }
 
@@ -74,11 +74,6 @@ export class FeatureStore {
   async getRecord(patientId: string): Promise<StoredPatient | undefined> {
     const [value] = await this.call(() => this.redis.client.mget([this.key(patientId)]));
     return parseRecord(value ?? null);
-  }
-
-  /** The stored features, or undefined. */
-  async get(patientId: string): Promise<PatientFeaturesInput | undefined> {
-    return (await this.getMany([patientId]))[0];
   }
 
   /** Features of each id in one round trip (MGET), in order; undefined where none are stored. */

@@ -20,14 +20,14 @@ export interface PreparedRequest {
 const bandsSchema = z.object({ thresholds: z.object({ medium: z.number().min(0).max(1), high: z.number().min(0).max(1) }) });
 
 /** At most this many factors are answered: the largest positive contributions. */
-export const TOP_FACTORS = 3;
+const TOP_FACTORS = 3;
 
-export function riskBand(score: number, { medium, high }: IitArtifacts): (typeof RISK_BANDS)[number] {
+function riskBand(score: number, { medium, high }: IitArtifacts): (typeof RISK_BANDS)[number] {
   return score >= high ? 'high' : score >= medium ? 'medium' : 'low';
 }
 
 /** The features that pushed the risk up most: positive contributions, largest first, with the value the model saw. */
-export function topFactors(contributions: ArrayLike<number | bigint>, row: Float32Array): RiskPrediction['top_factors'] {
+function topFactors(contributions: ArrayLike<number | bigint>, row: Float32Array): RiskPrediction['top_factors'] {
   const factors: RiskPrediction['top_factors'] = [];
   for (let f = 0; f < FEATURE_COUNT; f++) {
     const contribution = Number(contributions[f]);
