@@ -10,7 +10,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * a chunked input shows its key and sizes (the instances are in Redis, never in job data); a source input shows
  * its name and params (a source's params name a roster, e.g. `facility_id`, never a person).
  */
-export function redactJobData(data: unknown): unknown {
+function redactJobData(data: unknown): unknown {
   if (!isObject(data)) return { redacted: true };
   const shown: Record<string, unknown> = {};
   for (const field of SAFE_DATA) if (data[field] !== undefined) shown[field] = data[field];
@@ -25,7 +25,7 @@ export function redactJobData(data: unknown): unknown {
 }
 
 /** A sensitive queue's return value (the job summary) without its row errors: counts, model, timings. */
-export function redactReturnValue(value: unknown): unknown {
+function redactReturnValue(value: unknown): unknown {
   if (!isObject(value)) return value === null || value === undefined ? value : { redacted: true };
   const { errors, ...rest } = value;
   return { ...rest, errors: `[${Array.isArray(errors) ? errors.length : 0} row errors redacted: see the job's results]` };

@@ -97,9 +97,10 @@ export function createProcessor(deps: ProcessorDeps) {
 
   async function plan(data: JobData, jobId: string): Promise<Plan> {
     const input = data.input;
+    // Inline and source inputs are cut at the job's chunk_rows, capped by the service's (memory) bound.
+    const chunkRows = Math.min(data.chunk_rows, deps.maxChunkRows ?? Infinity);
     switch (input.kind) {
       case 'inline': {
-        const chunkRows = Math.min(data.chunk_rows, deps.maxChunkRows ?? Infinity);
         return {
           rows: input.instances.length,
           chunks: Math.ceil(input.instances.length / chunkRows),
@@ -141,7 +142,6 @@ export function createProcessor(deps: ProcessorDeps) {
           if (error instanceof HttpError && error.status < 500) throw new JobRefusedError('invalid_payload', `source '${input.source}': ${error.message}`);
           throw error;
         }
-        const chunkRows = Math.min(data.chunk_rows, deps.maxChunkRows ?? Infinity);
         return {
           rows,
           chunks: Math.ceil(rows / chunkRows),

@@ -114,10 +114,10 @@ export class WorkerTier {
         const end = workerMetrics.jobDuration.startTimer({ queue: name });
         try {
           const summary = await processor(job, token);
-          end?.({ outcome: 'completed' });
+          end({ outcome: 'completed' });
           return summary;
         } catch (error) {
-          end?.({ outcome: error instanceof WaitingError ? 'requeued' : 'failed' });
+          end({ outcome: error instanceof WaitingError ? 'requeued' : 'failed' });
           throw error;
         }
       };
