@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {
-  ConfigError,
+  configOrExit,
   Registry,
   ServiceState,
   createLogger,
@@ -16,31 +16,14 @@ import { loadConfig } from './config';
 import { createServices } from './services';
 import { WorkerTier } from './worker-tier';
 
-/** A configuration problem: one JSON line naming the variables, exit 1. */
-function refuse(error: unknown): never {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${JSON.stringify({ level: 'error', service: 'batch-worker', message: error.message, problems: error.problems })}\n`);
-  process.exit(1);
-}
-
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    refuse(error);
-  }
+  const config = configOrExit('batch-worker', () => loadConfig(process.env));
   const logger = createLogger({ service: 'batch-worker', level: config.LOG_LEVEL });
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'batch-worker' });
   const metrics = createServingMetrics(registry);
-  let tier: WorkerTier;
-  try {
-    // A queue's parts read their own variables here (iit-risk: AUDIT_HMAC_KEY and the store's).
-    tier = new WorkerTier({ config, services: createServices(config), logger, metrics });
-  } catch (error) {
-    refuse(error);
-  }
+  // A queue's parts read their own variables here (iit-risk: AUDIT_HMAC_KEY and the store's).
+  const tier = configOrExit('batch-worker', () => new WorkerTier({ config, services: createServices(config), logger, metrics }));
   const state = new ServiceState();
   const app = createApp({
     config,

@@ -1,19 +1,12 @@
 import path from 'node:path';
-import { ConfigError, packageVersion, runService } from '@predict/serving';
+import { configOrExit, packageVersion, runService } from '@predict/serving';
 import { vehicleParts } from './app';
 import { loadConfig, type Config } from './config';
 import { vehiclePredictor } from './predictor';
 
 // The service's own variables shape the predictor (the pixel limit) before the service starts, so they are
 // read here first; a bad value exits 1 naming the variable, as runService does for the rest.
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${JSON.stringify({ level: 'error', service: 'vehicle-classifier', message: error.message, problems: error.problems, timestamp: new Date().toISOString() })}\n`);
-  process.exit(1);
-}
+const config: Config = configOrExit('vehicle-classifier', () => loadConfig());
 
 runService({
   service: 'vehicle-classifier',

@@ -23,6 +23,20 @@ export function packageVersion(packageJsonPath: string): string {
   return (JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { version: string }).version;
 }
 
+/**
+ * `read()`'s result; a ConfigError (a bad or missing variable) becomes one JSON line on stderr naming the
+ * variables, and exit 1. Anything else is thrown. Every entry point reads its configuration through it.
+ */
+export function configOrExit<T>(service: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${JSON.stringify({ level: 'error', service, message: error.message, problems: error.problems, timestamp: new Date().toISOString() })}\n`);
+    process.exit(1);
+  }
+}
+
 export interface RunServiceOptions<I, O, A, P = I, C extends ServingEnv = ServingEnv> {
   service: string;
   version: string;
@@ -45,18 +59,7 @@ export interface RunServiceOptions<I, O, A, P = I, C extends ServingEnv = Servin
 export async function runService<I, O, A, P, C extends ServingEnv = ServingEnv>(
   options: RunServiceOptions<I, O, A, P, C>,
 ): Promise<{ server: Server | undefined; shutdown(reason: string, exitCode?: number): Promise<void> }> {
-  let config: C;
-  try {
-    config = (options.loadConfig ?? (loadServingConfig as (env: NodeJS.ProcessEnv) => C))(options.env ?? process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(
-        `${JSON.stringify({ level: 'error', service: options.service, message: error.message, problems: error.problems, timestamp: new Date().toISOString() })}\n`,
-      );
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = configOrExit(options.service, () => (options.loadConfig ?? (loadServingConfig as (env: NodeJS.ProcessEnv) => C))(options.env ?? process.env));
   const serviceLogger = createLogger({ service: options.service, level: config.LOG_LEVEL, redactFields: options.predictor.redactFields });
   const logger = cluster.isWorker ? serviceLogger.child({ worker: cluster.worker?.id }) : serviceLogger;
   // --- WORKERS: several processes of the service on one port ---
