@@ -142,13 +142,30 @@ describe('core v2 contract: the asynchronous prepare stage', () => {
     }
   });
 
-  it('answers 503 inference_timeout when prepare outlives REQUEST_TIMEOUT_MS, and the next request is served', async () => {
+  it('aborts the signal prepare passed to its I/O at REQUEST_TIMEOUT_MS: 503 inference_timeout while the store still hangs, then the next request is served', async () => {
     const store = new FixtureStore();
     const svc = await startTestService({ predictor: lookupPredictor(store), env: { REQUEST_TIMEOUT_MS: '150' } });
     try {
       store.hold();
-      const slow = request(svc.app).post('/v1/predict').send({ id: 'p1' });
-      const answered = slow.then((res) => res);
+      const started = performance.now();
+      const res = await request(svc.app).post('/v1/predict').send({ id: 'p1' });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({ code: 'inference_timeout', message: 'prediction did not finish within 150 ms' });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(140); // not before the deadline
+      store.unhold();
+      await request(svc.app).post('/v1/predict').send({ id: 'p1' }).expect(200);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('answers 503 inference_timeout when a prepare that ignores its signal returns after REQUEST_TIMEOUT_MS, and the next request is served', async () => {
+    const store = new FixtureStore();
+    store.cooperative = false;
+    const svc = await startTestService({ predictor: lookupPredictor(store), env: { REQUEST_TIMEOUT_MS: '150' } });
+    try {
+      store.hold();
+      const answered = request(svc.app).post('/v1/predict').send({ id: 'p1' }).then((res) => res);
       await eventually(() => store.active === 1, 'a request in prepare');
       await new Promise((resolve) => setTimeout(resolve, 250));
       store.unhold();

@@ -50,6 +50,8 @@ export interface SubmitOptions {
   /** Rows of a bulk chunk: they run alone, up to this many per run, with no timeout (use `signal`). */
   bulkRunRows?: number;
   signal?: AbortSignal;
+  /** Online rows: time out after this many ms instead of the batcher's timeoutMs (what is left of a request's deadline). */
+  timeoutMs?: number | undefined;
 }
 
 /** The answers of one entry's rows: `row(i)` is row i's slice of every output, by output name. */
@@ -181,7 +183,7 @@ export class DynamicBatcher {
         entry.timer = setTimeout(() => {
           this.options.onReject?.('timeout');
           this.abandon(entry, new ServiceUnavailableError(`prediction did not finish within ${timeoutMs} ms`, 'inference_timeout'));
-        }, timeoutMs);
+        }, options.timeoutMs ?? timeoutMs);
       }
       const { signal } = options;
       if (signal) {

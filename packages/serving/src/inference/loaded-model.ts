@@ -6,6 +6,7 @@ import type { Logger } from 'winston';
 import { HttpError } from '../errors/http-error';
 import { ModelLoadError } from '../errors/model-load-error';
 import type { ServingMetrics } from '../metrics/metrics';
+import type { Deadline } from './deadline';
 import { DynamicBatcher, type Admission } from './dynamic-batcher';
 import { compareGolden, readGolden, type GoldenFile } from './golden';
 import { rowBytes, type ModelCard } from './model-card';
@@ -52,8 +53,10 @@ export interface PassOptions {
   admission?: Admission;
   /** Bulk rows: run alone, this many per run, no timeout. */
   bulkRunRows?: number;
-  /** Aborts prepare and drops queued rows; absent for requests that have neither prepare nor a caller's signal. */
+  /** A caller's signal (a bulk chunk, the warm-up): aborts prepare and drops queued rows. */
   signal?: AbortSignal | undefined;
+  /** An online request's deadline when the predictor has a prepare stage: checked around prepare, the rest goes to the queue. */
+  deadline?: Deadline | undefined;
 }
 
 /** Never aborts: what prepare sees when a pass has no signal. */
@@ -216,7 +219,7 @@ export class LoadedModel<I, O, A, P = I> {
    */
   async pass(inputs: readonly I[], how: PassOptions): Promise<RowResult<P>[]> {
     const { definition, artifacts } = this;
-    const prepared = definition.prepare ? await this.prepare(inputs, how.signal ?? NEVER) : (inputs as unknown as readonly (P | HttpError)[]);
+    const prepared = definition.prepare ? await this.prepare(inputs, how) : (inputs as unknown as readonly (P | HttpError)[]);
     const results: RowResult<P>[] = new Array(inputs.length);
     const buffers = this.layout.allocate(inputs.length);
     const writer = new RowWriter(this.layout, buffers);
@@ -238,7 +241,7 @@ export class LoadedModel<I, O, A, P = I> {
     const n = at.length;
     if (this.drift && n > 0) this.drift.observe(buffers[this.driftInput] as Float32Array, n, this.layout.sizes[this.driftInput] as number);
     const rows = n === inputs.length ? buffers : buffers.map((b, k) => b.subarray(0, (this.layout.sizes[k] as number) * n));
-    const out = await this.batcher.submit(rows, n, how.admission, { bulkRunRows: how.bulkRunRows, signal: how.signal });
+    const out = await this.batcher.submit(rows, n, how.admission, { bulkRunRows: how.bulkRunRows, signal: how.signal, timeoutMs: how.deadline?.remainingMs() });
     at.forEach((i, slot) => {
       results[i] = { ok: true, row: out.row(slot), prepared: prepared[i] as P };
     });
@@ -251,15 +254,27 @@ export class LoadedModel<I, O, A, P = I> {
     return rows.map((r) => (r.ok ? { ok: true, output: this.definition.toOutput(r.row, r.prepared, this.artifacts) } : r));
   }
 
-  private async prepare(inputs: readonly I[], signal: AbortSignal): Promise<readonly (P | HttpError)[]> {
+  private async prepare(inputs: readonly I[], how: PassOptions): Promise<readonly (P | HttpError)[]> {
     const prepare = this.definition.prepare as NonNullable<PredictorDefinition<I, O, A, P>['prepare']>;
     const { prepareGate, metrics } = this.options;
+    const { signal, deadline } = how;
     await prepareGate.acquire();
     const end = metrics?.prepareDuration.startTimer({ model: this.name });
     try {
-      signal.throwIfAborted();
-      const prepared = await prepare(inputs, { artifacts: this.artifacts, card: this.card, signal });
+      signal?.throwIfAborted();
+      deadline?.throwIfPassed();
+      const { artifacts, card } = this;
+      // The signal is read through a getter: a deadline makes its AbortController only for a prepare that uses it.
+      const prepared = await prepare(inputs, {
+        artifacts,
+        card,
+        get signal() {
+          return signal ?? deadline?.signal ?? NEVER;
+        },
+      });
       if (prepared.length !== inputs.length) throw new Error(`prepare returned ${prepared.length} entries for ${inputs.length} instances`);
+      // Time ran out while preparing: answered as the queue's timeout would be.
+      deadline?.throwIfPassed();
       return prepared;
     } finally {
       end?.();

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { once } from 'node:events';
 import { z } from 'zod';
 import type { HttpError } from '../errors/http-error';
 import { NotFoundError } from '../errors/not-found-error';
@@ -55,6 +56,8 @@ export class FixtureStore {
   active = 0;
   peak = 0;
   down = false;
+  /** false: get() ignores its signal while held (a prepare that does not honour cancellation). */
+  cooperative = true;
   private held: Promise<void> | undefined;
   private release: (() => void) | undefined;
 
@@ -72,8 +75,9 @@ export class FixtureStore {
     this.peak = Math.max(this.peak, ++this.active);
     try {
       await new Promise((resolve) => setImmediate(resolve));
-      if (this.held) await this.held;
-      signal.throwIfAborted();
+      // Held: a cooperative store gives up the moment the signal aborts, as I/O given the signal would.
+      if (this.held) await (this.cooperative ? Promise.race([this.held, once(signal, 'abort')]) : this.held);
+      if (this.cooperative) signal.throwIfAborted();
       if (this.down) throw new ServiceUnavailableError('feature store is unavailable', 'store_unavailable');
       return ids.map((id) => this.rows.get(id));
     } finally {
