@@ -12,7 +12,12 @@ async function main(): Promise<void> {
   const stack = Stack.create(parsed);
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal (pnpm forwards the Ctrl-C its own process got; an impatient second Ctrl-C) must not kill
+      // the launcher half-way: the replicas it has not stopped yet would be left running.
+      process.stdout.write(`${signal}: still stopping (each replica drains, SIGKILL after 30 s)\n`);
+      return;
+    }
     stopping = true;
     process.stdout.write(`\n${signal}: stopping nginx, then every replica (each drains), then what else the stack started\n`);
     void stack.stop().then(() => {
@@ -20,10 +25,11 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  // Registered before the start: a Ctrl-C during start-up still stops what has started.
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGHUP', () => stop('SIGHUP'));
+  // Registered before the start: a Ctrl-C during start-up still stops what has started. Kept (not once): a repeated
+  // signal is answered by stop(), never by Node's default of exiting at once.
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
   try {
     await stack.boot();
   } catch (error) {

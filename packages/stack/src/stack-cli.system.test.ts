@@ -16,7 +16,7 @@ describe('pnpm stack', () => {
     expect(bad.stderr).toMatch(/--replicas: 'flight-delay=x' is not name=count/);
   });
 
-  it('starts Redis (none answers at its REDIS_URL) and every listed service behind nginx, prints the summary and URLs, and stops everything on SIGTERM', async () => {
+  it('starts Redis (none answers at its REDIS_URL) and every listed service behind nginx, prints the summary and URLs, and stops everything on SIGTERM, even when the signal comes twice (pnpm forwards a Ctrl-C)', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'stack-cli-'));
     const child = spawn(process.execPath, [MAIN, '--replicas', 'flight-delay=2,taxi-eta=1', '--port', '7250', '--port-base', '7251', '--quiet'], {
       env: { ...process.env, ACCESS_LOG: 'false', LOG_LEVEL: 'warn', STACK_DIR: dir, REDIS_URL: 'redis://127.0.0.1:7249' },
@@ -38,9 +38,12 @@ describe('pnpm stack', () => {
       expect(await probe(7250, '/taxi-eta/health/ready')).toBe(200);
     } finally {
       child.kill('SIGTERM');
+      await eventually(() => output.includes('SIGTERM: stopping'), 'the launcher to start stopping');
+      child.kill('SIGINT'); // the second signal: answered, not fatal
       expect(await exited).toBe(0);
       rmSync(dir, { recursive: true, force: true });
     }
+    expect(output).toContain('SIGINT: still stopping');
     expect(output).toContain('stopped');
     for (const port of [7249, 7250, 7251, 7252, 7253]) expect({ port, answers: await portAnswers(port) }).toEqual({ port, answers: false });
   });
