@@ -1,7 +1,7 @@
 import { callerOf, createServiceApp, jobSubmittedSchema, parseOrThrow, submitSourceJob, type AnsweredPredictions, type ServiceAppDeps } from '@predict/serving';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { auditRecords, type AuditLog } from './audit-log';
+import { auditRecords, matchHmacs, type AuditLog } from './audit-log';
 import { type FeatureStore, unknownPatient } from './feature-store';
 import type { IitArtifacts, PreparedRequest } from './predictor';
 import { facilityIdSchema, facilityParamsSchema as facilityParams, patientFeaturesSchema, patientIdSchema, storedPatientSchema, type RiskPrediction, type RiskRequest } from './schema';
@@ -100,9 +100,7 @@ export function createApp(deps: AppDeps) {
           handler: async (req, res) => {
             const { facility_id: facilityId } = parseOrThrow(facilityParams, req.params);
             const wanted = new Set(parseOrThrow(resolveBody, req.body).patient_hmacs);
-            const patients = (await store.facilityMembers(facilityId, MAX_ROSTER))
-              .map((id) => ({ patient_hmac: audit.hmac(id), patient_id: id }))
-              .filter((p) => wanted.has(p.patient_hmac));
+            const patients = await matchHmacs(await store.facilityMembers(facilityId, MAX_ROSTER), wanted, (id) => audit.hmac(id));
             res.json({ patients });
           },
         })

@@ -2,7 +2,8 @@ import { HttpError, createLogger, createRedis, type RedisConnection } from '@pre
 import { eventually, LogCapture, TestRedisServer } from '@predict/serving/testing';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { AuditLog, MAX_FLUSH_REQUESTS, type AuditRecord } from './audit-log';
+import { createHmac } from 'node:crypto';
+import { AuditLog, HMAC_SLICE, MAX_FLUSH_REQUESTS, matchHmacs, type AuditRecord } from './audit-log';
 
 const record = (requestId: string, index = 0): AuditRecord => ({
   at: new Date().toISOString(),
@@ -133,5 +134,36 @@ describe('AuditLog group commit, on a private Redis', () => {
     await Promise.all(writes);
     expect(await counter('iit_audit_unwritten_total')).toBe(10);
     expect(await counter('iit_audit_records_total')).toBe(0);
+  });
+});
+
+describe('matchHmacs: resolving facility job HMACs to roster ids', () => {
+  const hmac = (id: string) => createHmac('sha256', 'test-key').update(id).digest('hex');
+  const roster = Array.from({ length: 3 * HMAC_SLICE + 5 }, (_, i) => `P-${i}`);
+
+  it('answers the ids of the wanted HMACs in roster order, leaving unknown HMACs out, and stops once all are found', async () => {
+    let hashed = 0;
+    const counting = (id: string) => (hashed++, hmac(id));
+    const found = await matchHmacs(roster, new Set([hmac('P-2500'), hmac('P-7')]), counting);
+    expect(found).toEqual([
+      { patient_hmac: hmac('P-7'), patient_id: 'P-7' },
+      { patient_hmac: hmac('P-2500'), patient_id: 'P-2500' },
+    ]);
+    expect(hashed).toBe(2501);
+    expect(await matchHmacs(roster, new Set([hmac('nobody')]), hmac)).toEqual([]);
+  });
+
+  it('lets the event loop run between slices of a large roster (other requests are not held up)', async () => {
+    let hashed = 0;
+    const counting = (id: string) => (hashed++, hmac(id));
+    const seen: number[] = [];
+    const tick = () => {
+      seen.push(hashed);
+      if (hashed < roster.length) setImmediate(tick);
+    };
+    setImmediate(tick); // queued before the call: it runs at the first yield
+    await matchHmacs(roster, new Set([hmac('nobody')]), counting);
+    expect(hashed).toBe(roster.length);
+    expect(seen.slice(0, 3)).toEqual([HMAC_SLICE, 2 * HMAC_SLICE, 3 * HMAC_SLICE]);
   });
 });

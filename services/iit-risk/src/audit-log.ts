@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ServiceUnavailableError, type RedisConnection } from '@predict/serving';
 import { Counter, type Registry } from 'prom-client';
 
@@ -49,6 +50,29 @@ export function auditRecords(
     risk_score: output.risk_score,
     risk_band: output.risk_band,
   }));
+}
+
+/** Roster members hashed between two yields to the event loop (a few ms of CPU). */
+export const HMAC_SLICE = 1000;
+
+/**
+ * The ids among `ids` whose HMAC is in `wanted`, in roster order, stopping once every wanted HMAC is found. It
+ * yields to the event loop every HMAC_SLICE ids: hashing a 100,000-person roster takes ~300 ms of CPU, which in
+ * one piece would hold up every other request of the replica.
+ */
+export async function matchHmacs(
+  ids: readonly string[],
+  wanted: ReadonlySet<string>,
+  hmac: (patientId: string) => string,
+): Promise<{ patient_hmac: string; patient_id: string }[]> {
+  const found: { patient_hmac: string; patient_id: string }[] = [];
+  for (let i = 0; i < ids.length && found.length < wanted.size; i++) {
+    if (i > 0 && i % HMAC_SLICE === 0) await yieldToEventLoop();
+    const id = ids[i] as string;
+    const digest = hmac(id);
+    if (wanted.has(digest)) found.push({ patient_hmac: digest, patient_id: id });
+  }
+  return found;
 }
 
 export interface AuditLogOptions {
