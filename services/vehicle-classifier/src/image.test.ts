@@ -48,6 +48,19 @@ describe('image preprocessing (src/image.ts: the one path for serving and traini
     expect(() => normaliseInto(rgb, new Float32Array(PIXELS_PER_IMAGE - 1))).toThrow(/expected 12288/);
   });
 
+  it('scales every byte value to (v / 255 - 0.5) / 0.5 as float32, channel-major (what training wrote)', () => {
+    const plane = INPUT_SIZE * INPUT_SIZE;
+    const hwc = Uint8Array.from({ length: PIXELS_PER_IMAGE }, (_, i) => (i * 7) % 256);
+    const out = normaliseInto(hwc, new Float32Array(PIXELS_PER_IMAGE));
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        const v = hwc[p * 3 + c] as number;
+        if (out[c * plane + p] !== Math.fround((v / 255 - 0.5) / 0.5)) throw new Error(`pixel ${p} channel ${c}: ${out[c * plane + p]} for byte ${v}`);
+      }
+    }
+    expect([out[0], out[plane], out[2 * plane]]).toEqual([-1, Math.fround((7 / 255 - 0.5) / 0.5), Math.fround((14 / 255 - 0.5) / 0.5)]);
+  });
+
   it('gives a 3×64×64 tensor in [-1, 1], channel-major, the left half red and the right half blue', async () => {
     const t = await toPixels(await halves().png().toBuffer(), LIMITS);
     expect(t).toHaveLength(PIXELS_PER_IMAGE);
