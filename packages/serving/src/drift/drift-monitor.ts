@@ -29,9 +29,8 @@ export class DriftMonitor {
   private readonly expected: number[][];
   private next = 0;
   private filled = 0;
-  /** Rows observed so far, and the snapshot last computed: both drift gauges of a scrape read one computation. */
-  private observed = 0;
-  private last: { observed: number; snapshot: DriftSnapshot } | undefined;
+  /** The snapshot last computed, dropped when rows are observed: both drift gauges of a scrape read one computation. */
+  private last: DriftSnapshot | undefined;
 
   constructor(
     private readonly reference: DriftReference,
@@ -61,12 +60,15 @@ export class DriftMonitor {
       this.next = (this.next + 1) % this.settings.windowRows;
       if (!full) this.filled++;
     }
-    this.observed += n;
+    this.last = undefined;
   }
 
   /** PSI per feature over the window; recomputed only when rows were observed since the last call. */
   snapshot(): DriftSnapshot {
-    if (this.last?.observed === this.observed) return this.last.snapshot;
+    return (this.last ??= this.compute());
+  }
+
+  private compute(): DriftSnapshot {
     const out = new Map<string, number>();
     if (this.filled >= Math.min(this.settings.minRows, this.settings.windowRows)) {
       this.reference.features.forEach((f, k) => {
@@ -74,9 +76,7 @@ export class DriftMonitor {
         out.set(f.name, psi(this.expected[k] as number[], Array.from(counts, (c) => c / this.filled)));
       });
     }
-    const snapshot = { rows: this.filled, psi: out, detected: [...out.values()].some((v) => v > this.settings.threshold) };
-    this.last = { observed: this.observed, snapshot };
-    return snapshot;
+    return { rows: this.filled, psi: out, detected: [...out.values()].some((v) => v > this.settings.threshold) };
   }
 }
 
