@@ -61,6 +61,7 @@ export function serializeEntry(entry: PredictionLogEntry, hidden: ReadonlySet<st
   };
   if (hidden.size === 0) return JSON.stringify(stored);
   return JSON.stringify(stored, function (this: unknown, key: string, value: unknown) {
-    return this !== stored && hidden.has(key.toLowerCase()) ? REDACTED : value;
+    // Declared fields of the instance's input and output only: the entry's own keys and its model reference stay.
+    return this !== stored && this !== stored.model && hidden.has(key.toLowerCase()) ? REDACTED : value;
   });
 }
