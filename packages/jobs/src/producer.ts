@@ -156,7 +156,7 @@ export class JobProducer {
   async status(jobId: string): Promise<JobStatus | undefined> {
     // The state first, then the job: a job read before it finished could otherwise be reported failed without its reason.
     const known = (await this.queue.getJobState(jobId)) as JobState;
-    // The rest in one round trip: none depends on another.
+    // The rest concurrently (none depends on another), not one after the other.
     const [job, stored, cancelled] = await Promise.all([this.getJob(jobId), this.summary(jobId), this.redis.exists(cancelKey(this.prefix, this.name, jobId))]);
     const summary = stored ?? null;
     if (!job) {
