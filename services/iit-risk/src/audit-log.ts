@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ServiceUnavailableError, type RedisConnection } from '@predict/serving';
 import { Counter, type Registry } from 'prom-client';
@@ -117,11 +117,14 @@ export class AuditLog {
   private readonly duplicate: Counter;
   private readonly queue: Pending[] = [];
   private flushing = false;
+  /** AUDIT_HMAC_KEY as a key object, made once (not from the string on every hash). */
+  private readonly hmacKey: KeyObject;
 
   constructor(
     private readonly redis: RedisConnection,
     private readonly options: AuditLogOptions,
   ) {
+    this.hmacKey = createSecretKey(Buffer.from(options.hmacKey, 'utf8'));
     this.unwritten = new Counter({ name: 'iit_audit_unwritten_total', help: 'Predictions answered without an audit record (Redis down, AUDIT_REQUIRED=false)', registers: [options.registry] });
     this.written = new Counter({ name: 'iit_audit_records_total', help: 'Audit records written', registers: [options.registry] });
     this.duplicate = new Counter({ name: 'iit_audit_duplicate_requests_total', help: 'Requests whose id already had audit records (retries): nothing written again', registers: [options.registry] });
@@ -133,7 +136,7 @@ export class AuditLog {
   }
 
   hmac(patientId: string): string {
-    return createHmac('sha256', this.options.hmacKey).update(patientId).digest('hex');
+    return createHmac('sha256', this.hmacKey).update(patientId).digest('hex');
   }
 
   /** Writes a request's records once; throws 503 audit_unavailable when it cannot and audit is required. */

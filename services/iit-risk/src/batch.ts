@@ -48,8 +48,8 @@ export function iitRiskBatchParts({ env = process.env, logger, metrics }: { env?
           if (rows === 0) throw emptyFacility();
           return rows;
         },
-        async read(params: Record<string, unknown>, start: number, end: number, ctx: SourceContext): Promise<unknown[]> {
-          facilityParams(params);
+        async read(_params: Record<string, unknown>, start: number, end: number, ctx: SourceContext): Promise<unknown[]> {
+          // params were checked by count(), which every attempt runs first.
           const ids = await store.snapshotRange(ctx.jobId, start, end);
           if (ids.length !== end - start) throw new Error(`the facility roster of job ${ctx.jobId} is missing rows (its copy expired)`);
           return ids.map((patientId) => ({ patient_id: patientId }));
@@ -58,8 +58,9 @@ export function iitRiskBatchParts({ env = process.env, logger, metrics }: { env?
     },
     /** Audits the chunk's answered rows (once per chunk) and gives each store-backed row its patient_hmac. */
     async afterChunk(chunk: PredictedChunk<RiskPrediction>): Promise<(Record<string, unknown> | undefined)[]> {
-      const hmacs = chunk.rows.map((row) => {
-        const id = patientIdOf(row);
+      // Only answered rows are audited or carry an HMAC: failed rows are not hashed.
+      const hmacs = chunk.rows.map((row, i) => {
+        const id = chunk.results[i]?.ok ? patientIdOf(row) : undefined;
         return id === undefined ? null : audit.hmac(id);
       });
       const answered = chunk.results.flatMap((result, i) => (result.ok ? [{ index: chunk.base + i, patientHmac: hmacs[i] ?? null, output: result.output }] : []));
