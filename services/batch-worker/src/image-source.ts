@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { HttpError, type JobSource } from '@predict/serving';
+import { HttpError, parseOrThrow, type JobSource } from '@predict/serving';
 import { z } from 'zod';
 
 export interface ImageSourceOptions {
@@ -58,13 +58,10 @@ export function imageSource(options: ImageSourceOptions): JobSource {
   function parse(params: Record<string, unknown>): string[] {
     const known = parsedPaths.get(params);
     if (known) return known;
-    const parsed = paramsSchema.safeParse(params);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `params.${i.path.join('.')}: ${i.message}`);
-      throw new HttpError(400, 'validation_error', `'images' takes {"paths": [1..${maxPaths} relative file paths]}: ${issues.slice(0, 5).join('; ')}`);
-    }
-    parsedPaths.set(params, parsed.data.paths);
-    return parsed.data.paths;
+    // 400 validation_error naming each failing field (params.paths, params.<unknown key>), as every source refuses.
+    const { paths } = parseOrThrow(paramsSchema, params, ['params']);
+    parsedPaths.set(params, paths);
+    return paths;
   }
 
   async function readOne(base: string, file: string, index: number): Promise<{ image: Buffer } | HttpError> {
