@@ -8,27 +8,21 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { runScript } from '@predict/model-tools';
-import { INPUT_SIZE, PIXELS_PER_IMAGE, toPixels } from '../src/image';
-import { CLASSES, SHIFT_FACTORS, render, type Domain, type ShiftFactor } from './render';
+import { INPUT_SIZE } from '../src/image';
+import { CLASSES, SHIFT_FACTORS, type Domain, type ShiftFactor } from './render';
+import { renderSet, toTensors } from './render-set';
 
 async function accuracy(session: ort.InferenceSession, domain: Domain, only: ShiftFactor | undefined, perClass: number, seed: number): Promise<{ acc: number; perClass: number[] }> {
-  const scenes = CLASSES.flatMap((cls, label) => Array.from({ length: perClass }, (_, k) => ({ cls, label, seed: (seed * 1_000_003 + label * 100_000 + k) >>> 0 })));
-  const x = new Float32Array(scenes.length * PIXELS_PER_IMAGE);
-  await Promise.all(
-    scenes.map(async (s, i) => {
-      const { bytes } = await render({ cls: s.cls, domain, seed: s.seed, only });
-      x.set(await toPixels(bytes, { maxPixels: 25_000_000 }), i * PIXELS_PER_IMAGE);
-    }),
-  );
-  const out = await session.run({ image: new ort.Tensor('float32', x, [scenes.length, 3, INPUT_SIZE, INPUT_SIZE]) });
+  const { x, y } = await toTensors(await renderSet(domain, perClass, seed, only));
+  const out = await session.run({ image: new ort.Tensor('float32', x, [y.length, 3, INPUT_SIZE, INPUT_SIZE]) });
   const p = out.probabilities!.data as Float32Array;
   const k = CLASSES.length;
   const right = new Array<number>(k).fill(0);
-  scenes.forEach((s, i) => {
+  y.forEach((label, i) => {
     const row = p.subarray(i * k, (i + 1) * k);
-    if (row.indexOf(Math.max(...row)) === s.label) right[s.label]! += 1;
+    if (row.indexOf(Math.max(...row)) === label) right[label]! += 1;
   });
-  return { acc: right.reduce((a, b) => a + b, 0) / scenes.length, perClass: right.map((n) => n / perClass) };
+  return { acc: right.reduce((a, b) => a + b, 0) / y.length, perClass: right.map((n) => n / perClass) };
 }
 
 async function main(): Promise<void> {

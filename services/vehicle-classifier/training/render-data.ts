@@ -23,53 +23,20 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { runScript, stepLogger, writeArray } from '@predict/model-tools';
-import { PIXELS_PER_IMAGE, INPUT_SIZE, toPixels } from '../src/image';
-import { CLASSES, render, type Domain } from './render';
+import { INPUT_SIZE } from '../src/image';
+import { CLASSES } from './render';
+import { renderSet, toTensors, type Upload } from './render-set';
 
 const DATA = path.resolve(__dirname, 'data');
-/** The service's default limit: training refuses what serving would. */
-const LIMITS = { maxPixels: 25_000_000 };
 const log = stepLogger('render-data');
-
-interface Upload {
-  bytes: Buffer;
-  label: number;
-  /** Where it came from, for golden.json. */
-  name: string;
-}
-
-/** Runs `work` over `items` with at most `limit` at once (sharp decodes on its own thread pool). */
-async function mapPool<T, R>(items: readonly T[], limit: number, work: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await work(items[i] as T, i);
-      }
-    }),
-  );
-  return out;
-}
 
 /** Preprocesses uploads into one tensor file and one label file. */
 async function writeSet(name: string, uploads: readonly Upload[]): Promise<void> {
-  const x = new Float32Array(uploads.length * PIXELS_PER_IMAGE);
-  const y = new Uint8Array(uploads.length);
-  await mapPool(uploads, 4, async (u, i) => {
-    x.set(await toPixels(u.bytes, LIMITS), i * PIXELS_PER_IMAGE);
-    y[i] = u.label;
-  });
+  const { x, y } = await toTensors(uploads);
   writeArray(path.join(DATA, `${name}.f32`), x);
   writeArray(path.join(DATA, `${name}.labels.u8`), y);
   const counts = Array.from(new Set(y)).length;
   log(`${name}: ${uploads.length} images, ${counts} classes`);
-}
-
-async function renderSet(domain: Domain, perClass: number, seed: number): Promise<Upload[]> {
-  const scenes = CLASSES.flatMap((cls, label) => Array.from({ length: perClass }, (_, k) => ({ cls, label, seed: (seed * 1_000_003 + label * 100_000 + k) >>> 0 })));
-  return mapPool(scenes, 4, async (s) => ({ bytes: (await render({ cls: s.cls, domain, seed: s.seed })).bytes, label: s.label, name: `${domain}/${s.cls}/${s.seed}` }));
 }
 
 function readFolder(root: string, classes?: readonly string[]): { classes: string[]; uploads: Upload[] } {

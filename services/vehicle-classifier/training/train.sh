@@ -12,7 +12,8 @@
 #          --per-class <n>    renders per class for training (default 2400)
 #          --held-out-per-class <n>  validation and shifted renders per class (default 150)
 #          --seed <s>         renderer seed (default 12)
-# Environment: FIT_EPOCHS (default 14), FIT_THREADS (default 2), MODEL_VERSION (default: newest + 1).
+# Environment: FIT_EPOCHS (default 18), FIT_THREADS (default 2), FIT_WIDTHS (conv channels, default 24,48,96,128),
+#              MODEL_VERSION (default: newest + 1).
 # Writes model/<newest + 1>/ as a candidate when another version exists; promote it to serve.
 set -euo pipefail
 caller_dir=$PWD
