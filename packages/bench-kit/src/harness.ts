@@ -4,7 +4,7 @@
  * in the same run (this machine is noisy). Not a test: nothing here passes or fails.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -78,6 +78,20 @@ export interface ServerSpec {
   pinned?: boolean;
   /** Working directory; its .bench/ folder holds the server's log. */
   cwd: string;
+  /**
+   * The infra/services.json entry this server is: it runs with that entry's `nodeOptions` (as NODE_OPTIONS,
+   * the caller's own appended), as compose, Kubernetes and `pnpm stack` run it.
+   */
+  deployable?: string;
+}
+
+/** A deployable's own Node/V8 flags (infra/services.json `nodeOptions`), undefined when it has none. */
+export function deployedNodeOptions(name: string): string | undefined {
+  const file = path.resolve(__dirname, '../../../infra/services.json');
+  const { services } = JSON.parse(readFileSync(file, 'utf8')) as { services: { name: string; nodeOptions?: string }[] };
+  const entry = services.find((s) => s.name === name);
+  if (!entry) throw new Error(`${name} is not listed in ${file}`);
+  return entry.nodeOptions;
 }
 
 /** Starts a node server (pinned to core 0 unless `pinned` is false), its output in <cwd>/.bench/<name>.log. */
@@ -88,9 +102,11 @@ export async function startServer(spec: ServerSpec): Promise<ChildProcess> {
   const pin = hasTaskset && (spec.pinned ?? true);
   const cmd = pin ? 'taskset' : process.execPath;
   const argv = pin ? ['-c', '0', process.execPath, ...spec.args] : spec.args;
+  const own = spec.deployable === undefined ? undefined : deployedNodeOptions(spec.deployable);
+  const nodeOptions = [own, spec.env['NODE_OPTIONS'] ?? process.env['NODE_OPTIONS']].filter((o) => o !== undefined && o !== '').join(' ');
   const child = spawn(cmd, argv, {
     cwd: spec.cwd,
-    env: { ...process.env, ...spec.env, PORT: String(spec.port), HOST: '127.0.0.1' },
+    env: { ...process.env, ...spec.env, ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }), PORT: String(spec.port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log);

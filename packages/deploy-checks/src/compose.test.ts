@@ -90,6 +90,8 @@ describe('docker-compose.yml', () => {
       expect(svc?.build).toEqual({ context: '.', dockerfile: 'infra/docker/Dockerfile', args: { SERVICE_PACKAGE: s.package, SERVICE_PORT: String(s.port) } });
       expect(svc?.image).toBe(`predict/${s.name}:latest`);
       expect(svc?.environment?.['PORT']).toBe(String(s.port));
+      // The service's own Node/V8 flags, and none for a service without them.
+      expect(svc?.environment?.['NODE_OPTIONS']).toBe(s.nodeOptions);
       const probe = svc?.healthcheck?.test.join(' ') ?? '';
       expect(probe).toContain(`http://127.0.0.1:${s.port}/health/ready`);
       expect(svc?.ports).toBeUndefined();

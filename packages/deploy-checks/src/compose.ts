@@ -75,6 +75,8 @@ function deployable(s: Deployable, services: readonly Deployable[]): Record<stri
   };
   const dependsOn: Record<string, unknown> = { redis: { condition: 'service_healthy' } };
   for (const name of s.secrets) environment[name] = `\${${name}:?set ${name} in .env (see .env.example)}`;
+  // The service's own Node/V8 flags (infra/services.json nodeOptions).
+  if (s.nodeOptions !== undefined) environment['NODE_OPTIONS'] = s.nodeOptions;
   if (s.kind === 'prediction') {
     environment['WORKERS'] = ref(`${prefix}_WORKERS`, '1');
     environment['MODEL_DIR'] = `/models/${s.name}`;

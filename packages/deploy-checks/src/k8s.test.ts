@@ -91,6 +91,7 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       expect(container?.lifecycle?.preStop?.exec?.command).toEqual(['sleep', '5']);
       expect(pod?.terminationGracePeriodSeconds).toBeGreaterThan(5 + 20);
       expect(container?.envFrom).toEqual([{ configMapRef: { name: 'predict-config' } }]);
+      expect(container?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(s.nodeOptions);
       const redisUrl = container?.env?.find((e) => e.name === 'REDIS_URL');
       expect(redisUrl?.valueFrom?.secretKeyRef).toMatchObject({ name: 'predict-secrets', key: 'REDIS_URL' });
       if (hasKubectl) expect(container?.image).toBe(`registry.example.com/predict/${s.name}:0.1.0`);

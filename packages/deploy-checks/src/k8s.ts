@@ -43,6 +43,8 @@ function deployment(s: Deployable): IDeployment {
     secretEnv('API_KEYS_ADMIN', true),
     ...s.secrets.map((name) => secretEnv(name, false)),
   ];
+  // The service's own Node/V8 flags (infra/services.json nodeOptions).
+  if (s.nodeOptions !== undefined) env.push({ name: 'NODE_OPTIONS', value: s.nodeOptions });
   if (s.kind === 'prediction') env.push({ name: 'WORKERS', value: '1' });
   else {
     // Every queue it knows (WORKER_QUEUES empty), one job per queue at once per pod; a running job hands back at

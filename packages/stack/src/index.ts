@@ -1,7 +1,7 @@
 export { Stack, type StackOptions, type Replica } from './stack';
 export { probe, until } from './probe';
 export { launchNginx } from './nginx-process';
-export { loadServices, presence, entryScript, REPO_ROOT, type ServiceEntry } from './services';
+export { loadServices, presence, entryScript, nodeOptionsFor, REPO_ROOT, type ServiceEntry } from './services';
 export { replicaPorts, parseReplicas } from './ports';
 export {
   renderNginx,

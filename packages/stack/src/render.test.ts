@@ -6,7 +6,7 @@ import { metricNames, monitoringExpressions } from './monitoring-names';
 import { COMPOSE_NGINX_CONF, composeNginxView, K8S_NGINX, K8S_NGINX_CONF, localNginxView, renderNginx } from './nginx-config';
 import { parseReplicas, replicaPorts } from './ports';
 import { ALERT_RULES, COMPOSE_MONITORING_MOUNT, COMPOSE_PROMETHEUS_YML, REPO_MONITORING, renderLocalPrometheus } from './prometheus-config';
-import { loadServices, presence, type ServiceEntry } from './services';
+import { loadServices, nodeOptionsFor, presence, type ServiceEntry } from './services';
 import { findCommand, isRoot } from './system-tools';
 
 const services = loadServices();
@@ -51,6 +51,19 @@ describe('infra/services.json', () => {
     const file = path.join(scratch, 'bad-services.json');
     writeFileSync(file, JSON.stringify({ services: [{ ...services[0], name: 'Bad Name' }, { ...services[0], bodyLimit: 'lots' }] }));
     expect(() => loadServices(file)).toThrow(/services\.0\.name: lowercase[\s\S]*services\.1\.bodyLimit: an nginx size/);
+    writeFileSync(file, JSON.stringify({ services: [{ ...services[0], nodeOptions: '--max-old-space-size=512; rm -rf /' }] }));
+    expect(() => loadServices(file)).toThrow(/services\.0\.nodeOptions: flags such as/);
+  });
+
+  it('nodeOptions: the service’s flags first, then the caller’s NODE_OPTIONS (so the caller’s win); none when neither', () => {
+    const vehicle = services.find((s) => s.name === 'vehicle-classifier')!;
+    expect(vehicle.nodeOptions).toBe('--max-semi-space-size=2');
+    expect(nodeOptionsFor(vehicle, undefined)).toBe('--max-semi-space-size=2');
+    expect(nodeOptionsFor(vehicle, ' --max-semi-space-size=8 ')).toBe('--max-semi-space-size=2 --max-semi-space-size=8');
+    const plain = services.find((s) => s.name === 'flight-delay')!;
+    expect(nodeOptionsFor(plain, undefined)).toBeUndefined();
+    expect(nodeOptionsFor(plain, '')).toBeUndefined();
+    expect(nodeOptionsFor(plain, '--enable-source-maps')).toBe('--enable-source-maps');
   });
 });
 

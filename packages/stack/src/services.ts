@@ -29,6 +29,14 @@ const serviceSchema = z.object({
    */
   routes: z.array(z.string().regex(/^(\/(:[a-z_]+|[A-Za-z0-9_.-]+))+$/, 'a path template: /segment or /:param per segment')).default([]),
   secrets: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an environment variable name')).default([]),
+  /**
+   * Node/V8 flags the service runs with, as NODE_OPTIONS (compose, Kubernetes and `pnpm stack` set it; a
+   * NODE_OPTIONS of the caller's own is appended, so its flags win). Only flags NODE_OPTIONS accepts.
+   */
+  nodeOptions: z
+    .string()
+    .regex(/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?( --[a-z0-9-]+(=[A-Za-z0-9._-]+)?)*$/, 'flags such as --max-semi-space-size=2, separated by single spaces')
+    .optional(),
 });
 
 export type ServiceEntry = z.output<typeof serviceSchema>;
@@ -54,6 +62,12 @@ export function loadServices(file = SERVICES_FILE): ServiceEntry[] {
     throw new Error(`${path.relative(process.cwd(), file) || file} is invalid: ${problems}`);
   }
   return parsed.data.services;
+}
+
+/** NODE_OPTIONS for a service's process: its own flags (infra/services.json), then the caller's, which win. */
+export function nodeOptionsFor(service: ServiceEntry, callers: string | undefined): string | undefined {
+  const parts = [service.nodeOptions, callers?.trim()].filter((p): p is string => p !== undefined && p !== '');
+  return parts.length === 0 ? undefined : parts.join(' ');
 }
 
 /** The service's start script (its package's `main`, built by `pnpm build`). */

@@ -9,7 +9,7 @@ import { launchNginx } from './nginx-process';
 import { replicaPorts } from './ports';
 import { probe, until } from './probe';
 import { renderLocalPrometheus } from './prometheus-config';
-import { REPO_ROOT, entryScript, loadServices, presence, type ServiceEntry } from './services';
+import { REPO_ROOT, entryScript, loadServices, nodeOptionsFor, presence, type ServiceEntry } from './services';
 import { installLine, installMissing, isRoot, portAnswers, redisAnswers } from './system-tools';
 
 export interface StackOptions {
@@ -217,6 +217,7 @@ export class Stack {
   /** Starts (or restarts) one replica on its port and resolves when its readiness answers 200. */
   async startReplica(replica: Replica): Promise<void> {
     if (this.stopping) throw new Error('the stack is stopping');
+    const nodeOptions = nodeOptionsFor(replica.service, this.options.env?.['NODE_OPTIONS'] ?? process.env['NODE_OPTIONS']);
     const child = spawn(process.execPath, [entryScript(replica.service)], {
       cwd: path.join(REPO_ROOT, replica.service.dir),
       env: {
@@ -225,6 +226,7 @@ export class Stack {
         REDIS_URL: this.redisUrl,
         ...this.options.env,
         ...this.secretsFor(replica.service),
+        ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
         HOST: '127.0.0.1',
         PORT: String(replica.port),
       },

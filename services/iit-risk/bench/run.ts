@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const servers = [
     await startServer({ name: 'minimal-express', args: ['--import', 'tsx', MINIMAL_EXPRESS], env: {}, port: PORTS.floor, ready: '/', cwd: ROOT }),
     await startServer({ name: 'express-redis-get', args: ['--import', 'tsx', path.join(__dirname, 'express-redis-get.ts')], env: { REDIS_URL, REDIS_KEY_PREFIX: PREFIX, BENCH_PATIENT: PATIENT }, port: PORTS.floorRedis, ready: '/', cwd: ROOT }),
-    await startServer({ name: 'iit-risk', args: [path.join(ROOT, 'dist', 'main.js')], env, port: PORTS.service, ready: '/health/ready', cwd: ROOT }),
+    await startServer({ name: 'iit-risk', deployable: 'iit-risk', args: [path.join(ROOT, 'dist', 'main.js')], env, port: PORTS.service, ready: '/health/ready', cwd: ROOT }),
   ];
   const inline = JSON.stringify({ features });
   const stored = JSON.stringify({ patient_id: PATIENT });

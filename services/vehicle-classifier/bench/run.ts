@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import sharp from 'sharp';
-import { ROUNDS, SECONDS, hasTaskset, load, median, metric, rawModelMicros, runPinned, startServer, stop, type Load } from '@predict/bench-kit';
+import { ROUNDS, SECONDS, deployedNodeOptions, hasTaskset, load, median, metric, rawModelMicros, runPinned, startServer, stop, type Load } from '@predict/bench-kit';
 import { ModelRepository, ModelState, servingVersion } from '@predict/serving';
 import { INPUT_SIZE, PIXELS_PER_IMAGE, toPixels } from '../src/image';
 import { render } from '../training/render';
@@ -47,7 +47,7 @@ async function sharpMillis(jpeg: Buffer, iterations: number): Promise<number> {
 async function main(): Promise<void> {
   const jpeg = await upload();
   const meta = await sharp(jpeg).metadata();
-  console.log(`vehicle-classifier bench: ${meta.width}×${meta.height} JPEG of ${jpeg.length} bytes; ${SECONDS}s × ${ROUNDS} rounds per scenario; server on core 0${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}, load on core 1`);
+  console.log(`vehicle-classifier bench: ${meta.width}×${meta.height} JPEG of ${jpeg.length} bytes; ${SECONDS}s × ${ROUNDS} rounds per scenario; server on core 0${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}, load on core 1; server NODE_OPTIONS from infra/services.json: ${deployedNodeOptions('vehicle-classifier') ?? 'none'}`);
   const repository = new ModelRepository(path.join(ROOT, 'model'));
   const version = await servingVersion(repository, new ModelState(repository.root));
   const onnx = path.join(repository.dir(version), 'model.onnx');
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
 
   const server = await startServer({
     name: 'vehicle-classifier',
+    deployable: 'vehicle-classifier',
     args: [path.join(ROOT, 'dist', 'main.js')],
     env: { LOG_LEVEL: 'warn', ACCESS_LOG: 'false', ORT_INTRA_OP_THREADS: '1', MODEL_POLL_INTERVAL_MS: '0' },
     port: PORT,
