@@ -103,6 +103,8 @@ export function createIitRiskPredictor(store?: FeatureStore) {
         return features === undefined ? unknownPatient() : { features, source: 'store' };
       });
     },
+    // Inline features need no lookup: a request of only those skips the prepare stage (what prepare would give).
+    asPrepared: (input): PreparedRequest | undefined => (input.features === undefined ? undefined : { features: input.features, source: 'inline' }),
     featurize: (prepared, _artifacts, row) => featurize(prepared.features, row.float32('features'), 0),
     toOutput: (outputs, prepared, artifacts) => {
       const score = Number(outputs['risk']?.[0]);

@@ -112,6 +112,38 @@ describe('core v2 contract: the asynchronous prepare stage', () => {
     }
   });
 
+  it('skips the stage for a request whose every instance is already prepared (asPrepared), even with every prepare slot taken', async () => {
+    const store = new FixtureStore();
+    const svc = await startTestService({ predictor: lookupPredictor(store, { inlineAsPrepared: true }), env: { PREPARE_CONCURRENCY: '1', MODEL_VERSION: '1' } });
+    const prepared = async () => (await svc.metricValue('model_prepare_duration_seconds', { model: 'linear' }, '_count')) ?? 0;
+    try {
+      store.hold();
+      const held = request(svc.app).post('/v1/predict').send({ id: 'p1' }).then((r) => r);
+      await eventually(() => store.active === 1, 'a lookup holding the only prepare slot');
+      const before = await prepared();
+      const one = await request(svc.app).post('/v1/predict').send({ x: [0, 0, 1] }).expect(200);
+      expect(one.body.y).toBeCloseTo(y1([0, 0, 1]), 5);
+      const batch = await request(svc.app).post('/v1/predict/batch').send({ instances: [{ x: [1, 1, 1] }, { x: [2, 0, 1] }] }).expect(200);
+      expect(batch.body.predictions.map((p: { y: number }) => p.y)).toEqual([expect.closeTo(y1([1, 1, 1]), 5), expect.closeTo(y1([2, 0, 1]), 5)]);
+      // A request with one instance that needs the store goes through prepare whole: it waits for the slot.
+      const mixed = request(svc.app)
+        .post('/v1/predict/batch')
+        .send({ instances: [{ x: [0, 0, 1] }, { id: 'p2' }] })
+        .then((r) => r);
+      for (let i = 0; i < 10; i++) await tick();
+      expect(store.calls).toBe(1);
+      store.unhold();
+      expect((await held).status).toBe(200);
+      const answer = await mixed;
+      expect(answer.body.predictions.map((p: { y: number }) => p.y)).toEqual([expect.closeTo(y1([0, 0, 1]), 5), expect.closeTo(y1([2, 0, 1]), 5)]);
+      expect(store.calls).toBe(2);
+      expect((await prepared()) - before).toBe(2); // the held request's and the mixed one's, none for the inline ones
+    } finally {
+      store.unhold();
+      await svc.stop();
+    }
+  });
+
   it('answers 503 when the dependency is down, while inline instances still succeed', async () => {
     const store = new FixtureStore();
     const svc = await startTestService({ predictor: lookupPredictor(store) });

@@ -219,7 +219,7 @@ export class LoadedModel<I, O, A, P = I> {
    */
   async pass(inputs: readonly I[], how: PassOptions): Promise<RowResult<P>[]> {
     const { definition, artifacts } = this;
-    const prepared = definition.prepare ? await this.prepare(inputs, how) : (inputs as unknown as readonly (P | HttpError)[]);
+    const prepared = definition.prepare ? (this.preparedAlready(inputs) ?? (await this.prepare(inputs, how))) : (inputs as unknown as readonly (P | HttpError)[]);
     const results: RowResult<P>[] = new Array(inputs.length);
     const buffers = this.layout.allocate(inputs.length);
     const writer = new RowWriter(this.layout, buffers);
@@ -252,6 +252,19 @@ export class LoadedModel<I, O, A, P = I> {
   async infer(inputs: readonly I[], how: PassOptions): Promise<InstanceResult<O>[]> {
     const rows = await this.pass(inputs, how);
     return rows.map((r) => (r.ok ? { ok: true, output: this.definition.toOutput(r.row, r.prepared, this.artifacts) } : r));
+  }
+
+  /** Every instance's prepared value when none needs `prepare` (the predictor's `asPrepared`), else undefined. */
+  private preparedAlready(inputs: readonly I[]): P[] | undefined {
+    const asPrepared = this.definition.asPrepared;
+    if (asPrepared === undefined) return undefined;
+    const prepared: P[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const value = asPrepared(inputs[i] as I);
+      if (value === undefined) return undefined;
+      prepared[i] = value;
+    }
+    return prepared;
   }
 
   private async prepare(inputs: readonly I[], how: PassOptions): Promise<readonly (P | HttpError)[]> {

@@ -55,6 +55,13 @@ export interface PredictorDefinition<I, O, A, P = I> {
    * Throwing fails every instance. Runs under PREPARE_CONCURRENCY; absent, instances go straight to featurize.
    */
   prepare?(inputs: readonly I[], context: PrepareContext<A>): Promise<(P | HttpError)[]>;
+  /**
+   * With `prepare`: an instance that needs no preparation, as its prepared value (iit-risk's inline
+   * `features`), or undefined when it needs `prepare`. A request (or bulk piece) whose every instance has one
+   * skips the prepare stage: no PREPARE_CONCURRENCY slot, no `model_prepare_duration_seconds` observation, no
+   * await; a request with any other instance goes through `prepare` whole. Must give what `prepare` would.
+   */
+  asPrepared?(input: I): P | undefined;
   /** Writes one row through `row` (one view per model input); throws an HttpError 4xx to refuse it. */
   featurize(input: P, artifacts: A, row: RowWriter): void;
   /** Maps one row of model outputs to the response. */

@@ -88,10 +88,12 @@ export class FixtureStore {
 
 /**
  * The linear fixture model behind an asynchronous prepare stage: an instance names a stored id (looked up in
- * one batched call) or carries its features inline. Unknown ids are refused in place with 404.
+ * one batched call) or carries its features inline. Unknown ids are refused in place with 404. With
+ * `inlineAsPrepared`, an inline instance is its own prepared value (`asPrepared`), as iit-risk's are.
  */
-export function lookupPredictor(store: FixtureStore) {
+export function lookupPredictor(store: FixtureStore, { inlineAsPrepared = false } = {}) {
   return definePredictor({
+    ...(inlineAsPrepared ? { asPrepared: (input: { id: string } | { x: [number, number, number] }) => ('x' in input ? input.x : undefined) } : {}),
     name: 'linear',
     description: 'Test fixture: features from a store by id, or inline',
     input: z.union([z.object({ id: z.string().min(1).max(64) }).strict(), z.object({ x: z.tuple([z.number(), z.number(), z.number()]) }).strict()]),
