@@ -1,6 +1,5 @@
 import winston from 'winston';
 import { createRedactor, type RedactOptions } from './redact';
-import { StdoutLines } from './stdout-lines';
 
 export type { Logger } from 'winston';
 
@@ -19,7 +18,7 @@ const fastJson = winston.format((info) => {
 export interface LoggerOptions extends RedactOptions {
   service: string;
   level?: string;
-  /** Where lines go; standard output (the lines of each event-loop turn in one write) unless a test passes a stream. */
+  /** Where lines go; standard output unless a test passes a stream. */
   stream?: NodeJS.WritableStream;
 }
 
@@ -39,7 +38,10 @@ export function createLogger({ service, level = 'info', stream, redactFields }: 
     level,
     defaultMeta: { service },
     format: winston.format.combine(winston.format.timestamp(), redaction(), fastJson()),
-    // Standard output gets the lines of each event-loop turn in one write (stdout-lines.ts).
-    transports: [stream ? new winston.transports.Stream({ stream }) : new StdoutLines()],
+    transports: [
+      stream
+        ? new winston.transports.Stream({ stream })
+        : new winston.transports.Console({ stderrLevels: [] }),
+    ],
   });
 }
