@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from '../errors/service-unavailable-error';
+import { inferenceTimeout } from './dynamic-batcher';
 
 /**
  * One online request's deadline (REQUEST_TIMEOUT_MS from the moment it is predicted) through the prepare stage
@@ -22,7 +22,7 @@ export class Deadline {
 
   /** 503 `inference_timeout` once the deadline has passed. */
   throwIfPassed(): void {
-    if (this.remainingMs() === 0) throw this.error();
+    if (this.remainingMs() === 0) throw inferenceTimeout(this.ms);
   }
 
   /** Aborts (with the 503 as its reason) at the deadline; made, with its timer, on first read. */
@@ -31,9 +31,9 @@ export class Deadline {
       const controller = new AbortController();
       this.controller = controller;
       const left = this.remainingMs();
-      if (left === 0) controller.abort(this.error());
+      if (left === 0) controller.abort(inferenceTimeout(this.ms));
       else {
-        this.timer = setTimeout(() => controller.abort(this.error()), left);
+        this.timer = setTimeout(() => controller.abort(inferenceTimeout(this.ms)), left);
         this.timer.unref();
       }
     }
@@ -43,9 +43,5 @@ export class Deadline {
   /** The request is answered: no timer stays behind. */
   clear(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-  }
-
-  private error(): ServiceUnavailableError {
-    return new ServiceUnavailableError(`prediction did not finish within ${this.ms} ms`, 'inference_timeout');
   }
 }

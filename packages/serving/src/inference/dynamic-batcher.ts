@@ -3,6 +3,11 @@ import type { InputLayout } from './row-writer';
 import type { OutputData, RunOutputs } from './session-runner';
 import type { TensorData } from './tensor';
 
+/** 503 `inference_timeout`: a request's rows were not answered within REQUEST_TIMEOUT_MS (`ms`). */
+export function inferenceTimeout(ms: number): ServiceUnavailableError {
+  return new ServiceUnavailableError(`prediction did not finish within ${ms} ms`, 'inference_timeout');
+}
+
 export interface BatcherOptions {
   /** Most rows in one run of online requests. */
   maxBatchSize: number;
@@ -182,7 +187,7 @@ export class DynamicBatcher {
         const { timeoutMs } = this.options;
         entry.timer = setTimeout(() => {
           this.options.onReject?.('timeout');
-          this.abandon(entry, new ServiceUnavailableError(`prediction did not finish within ${timeoutMs} ms`, 'inference_timeout'));
+          this.abandon(entry, inferenceTimeout(timeoutMs));
         }, options.timeoutMs ?? timeoutMs);
       }
       const { signal } = options;
