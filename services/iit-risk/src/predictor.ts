@@ -3,7 +3,7 @@ import { HttpError, ModelLoadError, ServiceUnavailableError, definePredictor, ty
 import { z } from 'zod';
 import { FEATURE_COUNT, FEATURE_NAMES, featurize, type PatientFeatures } from './features';
 import { type FeatureStore, unknownPatient } from './feature-store';
-import { MAX_BATCH_INSTANCES, RISK_BANDS, riskPredictionSchema, riskRequestSchema, type RiskPrediction } from './schema';
+import { MAX_BATCH_INSTANCES, RISK_BANDS, riskPredictionSchema, riskRequestSchema, type RiskPrediction, type RiskRequest } from './schema';
 
 /** From the card: score thresholds of the bands (validation data, fit.py). */
 export interface IitArtifacts {
@@ -18,6 +18,11 @@ export interface PreparedRequest {
 }
 
 const bandsSchema = z.object({ thresholds: z.object({ medium: z.number().min(0).max(1), high: z.number().min(0).max(1) }) });
+
+/** An inline request, prepared: its own features (nothing to look up); undefined for a stored person. */
+function inlinePrepared(input: RiskRequest): PreparedRequest | undefined {
+  return input.features === undefined ? undefined : { features: input.features, source: 'inline' };
+}
 
 /** At most this many factors are answered: the largest positive contributions. */
 const TOP_FACTORS = 3;
@@ -97,14 +102,15 @@ export function createIitRiskPredictor(store?: FeatureStore) {
       }
       let k = 0;
       return inputs.map((input) => {
-        if (input.features !== undefined) return { features: input.features, source: 'inline' };
+        const inline = inlinePrepared(input);
+        if (inline) return inline;
         const features = found[k++];
         if (failure) return failure;
         return features === undefined ? unknownPatient() : { features, source: 'store' };
       });
     },
     // Inline features need no lookup: a request of only those skips the prepare stage (what prepare would give).
-    asPrepared: (input): PreparedRequest | undefined => (input.features === undefined ? undefined : { features: input.features, source: 'inline' }),
+    asPrepared: inlinePrepared,
     featurize: (prepared, _artifacts, row) => featurize(prepared.features, row.float32('features'), 0),
     toOutput: (outputs, prepared, artifacts) => {
       const score = Number(outputs['risk']?.[0]);
