@@ -10,6 +10,7 @@ import { ValidationError } from '../errors/validation-error';
 import { parseOrThrow, zodIssues } from '../errors/zod-issues';
 import { healthHandlers, type ReadinessCheck } from '../health/health';
 import { jsonDecoder } from '../http/json-decoder';
+import { sendJson } from '../http/send-json';
 import { requestContext, requestIdOf } from '../http/request-context';
 import { disableConditionalGet } from '../http/conditional-get';
 import type { ModelRef, PredictorRuntime } from '../inference/predictor-runtime';
@@ -181,7 +182,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
       const { output, model } = await runtime.predict(input);
       const latencyMs = predictionLog ? performance.now() - started : 0;
       await extensions.onPredictions?.({ res, requestId: requestIdOf(res) ?? '', model, predictions: [{ index: 0, input, output }] });
-      res.json({ ...output, model });
+      sendJson(res, { ...output, model });
       // After the answer is sent; with the log off nothing is built (the ?. skips the argument too).
       predictionLog?.record({ requestId: requestIdOf(res) ?? '', at: Date.now(), model, input, output, latencyMs });
     },
@@ -219,7 +220,7 @@ export function createServiceApp<I, O, A, P>(deps: ServiceAppDeps<I, O, A, P>, e
         const predictions = results.flatMap((result, k) => (result.ok ? [{ index: at[k] as number, input: valid[k] as I, output: result.output }] : []));
         await extensions.onPredictions({ res, requestId: requestId ?? '', model, predictions });
       }
-      res.json({ predictions: entries, model: { name: model.name, version: model.version }, succeeded: instances.length - failed, failed });
+      sendJson(res, { predictions: entries, model: { name: model.name, version: model.version }, succeeded: instances.length - failed, failed });
       if (predictionLog) {
         // One entry per answered instance, after the answer is sent; `index` is its place in the request.
         const time = Date.now();
