@@ -62,7 +62,8 @@ function decodeBody(body: NonNullable<RouteSpec['body']>): RequestHandler {
       } else next(new HttpError(400, 'missing_body', `request body is required (${types.join(' or ')})`));
       return;
     }
-    const decoder = type === false ? undefined : body.decoders.find((d) => req.is(d.mediaType));
+    // type-is answers the list entry that matched (these are plain media types, no wildcards): no second parse.
+    const decoder = type === false ? undefined : body.decoders.find((d) => d.mediaType === type);
     if (!decoder) {
       next(new HttpError(415, 'unsupported_media_type', `request body must be ${types.join(' or ')} (Content-Type)`, { details: { accepted: types } }));
       return;
