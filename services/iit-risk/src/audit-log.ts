@@ -145,7 +145,7 @@ export class AuditLog {
     try {
       if (!this.redis.ready) throw new Error('redis not ready');
       const json = records.map((r) => JSON.stringify(r));
-      const fresh = await new Promise<number>((resolve, reject) => {
+      await new Promise<number>((resolve, reject) => {
         this.queue.push({ requestId, records: json, settle: (outcome) => (typeof outcome === 'number' ? resolve(outcome) : reject(outcome)) });
         if (!this.flushing) {
           // After the current tick, not on a timer: the requests a model run answered together (resolved in
@@ -154,8 +154,6 @@ export class AuditLog {
           process.nextTick(() => void this.flush());
         }
       });
-      if (fresh === 1) this.written.inc(records.length);
-      else this.duplicate.inc();
     } catch {
       if (this.options.required) {
         throw new ServiceUnavailableError('the audit log (Redis) is unavailable and AUDIT_REQUIRED is true: no prediction is answered unaudited', 'audit_unavailable');
@@ -176,7 +174,17 @@ export class AuditLog {
         } catch (error) {
           outcomes = error instanceof Error ? error : new Error(String(error));
         }
-        batch.forEach((pending, i) => pending.settle(outcomes instanceof Error ? outcomes : (outcomes[i] ?? new Error('the audit script returned no result for a request'))));
+        // The counters move once per script call, not once per request.
+        let written = 0;
+        let duplicates = 0;
+        batch.forEach((pending, i) => {
+          const outcome = outcomes instanceof Error ? outcomes : (outcomes[i] ?? new Error('the audit script returned no result for a request'));
+          if (outcome === 1) written += pending.records.length;
+          else if (outcome === 0) duplicates++;
+          pending.settle(outcome);
+        });
+        if (written > 0) this.written.inc(written);
+        if (duplicates > 0) this.duplicate.inc(duplicates);
       }
     } finally {
       this.flushing = false;
