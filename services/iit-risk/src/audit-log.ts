@@ -92,7 +92,8 @@ interface WriteCommand {
 interface Pending {
   requestId: string;
   records: readonly string[];
-  settle(outcome: number | Error): void;
+  /** Written (or a retry, written before): no error; not written: the error. The counters are moved by flush. */
+  settle(error?: Error): void;
 }
 
 /** Most requests one script call carries (the script claims one marker per request). */
@@ -145,8 +146,8 @@ export class AuditLog {
     try {
       if (!this.redis.ready) throw new Error('redis not ready');
       const json = records.map((r) => JSON.stringify(r));
-      await new Promise<number>((resolve, reject) => {
-        this.queue.push({ requestId, records: json, settle: (outcome) => (typeof outcome === 'number' ? resolve(outcome) : reject(outcome)) });
+      await new Promise<void>((resolve, reject) => {
+        this.queue.push({ requestId, records: json, settle: (error) => (error ? reject(error) : resolve()) });
         if (!this.flushing) {
           // After the current tick, not on a timer: the requests a model run answered together (resolved in
           // the same microtask drain) share the call, and a lone request is still sent before any I/O wait.
@@ -181,7 +182,7 @@ export class AuditLog {
           const outcome = outcomes instanceof Error ? outcomes : (outcomes[i] ?? new Error('the audit script returned no result for a request'));
           if (outcome === 1) written += pending.records.length;
           else if (outcome === 0) duplicates++;
-          pending.settle(outcome);
+          pending.settle(outcome instanceof Error ? outcome : undefined);
         });
         if (written > 0) this.written.inc(written);
         if (duplicates > 0) this.duplicate.inc(duplicates);
