@@ -20,17 +20,20 @@ describe('sendJson', () => {
     sendJson(res, bodies[req.params.name]);
   });
 
+  /** The answer with its body as the bytes sent. */
+  const raw = (path: string) =>
+    request(app)
+      .get(path)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+
   it.each(Object.keys(bodies))('answers %s with the bytes and headers res.json gives', async (name) => {
-    const viaExpress = await request(app).get(`/express/${name}`).buffer(true).parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    });
-    const lean = await request(app).get(`/lean/${name}`).buffer(true).parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    });
+    const viaExpress = await raw(`/express/${name}`);
+    const lean = await raw(`/lean/${name}`);
     expect(lean.status).toBe(200);
     expect(lean.headers['content-type']).toBe(viaExpress.headers['content-type']);
     expect(lean.headers['content-length']).toBe(viaExpress.headers['content-length']);
