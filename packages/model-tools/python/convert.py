@@ -8,8 +8,12 @@ Graph (build_model): one input, one float32 [batch, 1] output per (name, booster
 flight-delay: probability_delayed (classifier) + expected_delay_minutes (regressor), through to_onnx();
 taxi-eta: log_duration (a regressor on log1p(seconds));
 iit-risk: risk (a classifier) + contributions [batch, F + 1] (approx_contributions: XGBoost's per-leaf
-approximate feature contributions on the margin scale, the last column the bias, as a second tree ensemble
-with one target per feature in the same graph).
+approximate feature contributions on the margin scale, the last column the bias, as a tree ensemble with one
+target per feature in the same graph). When the contributions are those of a target's own booster, that
+target is not a second ensemble: its margin is the row sum of the contributions (they add up to the margin),
+    features -> TreeEnsembleRegressor (F + 1 targets) -> contributions [batch, F + 1]
+                                      -> ReduceSum(axis 1) -> <name>_margin -> Sigmoid -> <name> [batch, 1]
+so the trees are walked once per row, not twice.
 
 Tree semantics carried over exactly:
   * XGBoost goes to the left child when x < threshold  -> mode BRANCH_LT, true branch = left child;
@@ -20,7 +24,8 @@ Tree semantics carried over exactly:
 
 quantize_leaves() optionally snaps leaf values to a power-of-two grid so that every partial sum of leaves is
 exactly representable in float32: then XGBoost (which sums in float32, base score first) and onnxruntime
-(which sums in any order it likes, base value last) produce bit-identical margins.
+(which sums in any order it likes, base value last) produce bit-identical margins. A margin read from the
+contributions' row sum is not on that grid: it matches to float32 rounding of the contributions.
 """
 from __future__ import annotations
 
@@ -314,34 +319,45 @@ def build_model(
     reg:squarederror. Nodes are named after their output: `<name>_trees` (+ `<name>_margin` and
     `<name>_sigmoid` for a classifier). `contributions=(name, booster)` adds the output `<name>` float32
     [batch, num_features + 1]: the booster's approximate per-feature contributions to the margin, last column
-    the bias (XGBoost's pred_contribs(approx_contribs=True))."""
+    the bias (XGBoost's pred_contribs(approx_contribs=True)). A target whose booster is that same object takes
+    its margin as their row sum (node `<name>_sum`, ReduceSum) instead of a second walk of the same trees:
+    equal to the leaf sum up to float32 rounding of the contributions (~1e-7 on a probability)."""
     if not targets:
         raise ValueError("at least one (output name, booster) is required")
     names = [name for name, _ in targets] + ([contributions[0]] if contributions else [])
     if len(set(names)) != len(names) or "features" in names:
         raise ValueError(f"output names must be unique and differ from the input 'features': {names}")
     nodes = []
-    for name, booster in targets:
-        ens = parse_booster(booster)
-        if ens.num_feature > num_features:
-            raise ValueError(f"the booster of {name} uses {ens.num_feature} features, the input has {num_features}")
-        if ens.objective == "binary:logistic":
-            nodes.append(_tree_ensemble_node(ens, "features", f"{name}_margin", f"{name}_trees"))
-            nodes.append(helper.make_node("Sigmoid", [f"{name}_margin"], [name], name=f"{name}_sigmoid"))
-        else:
-            nodes.append(_tree_ensemble_node(ens, "features", name, f"{name}_trees"))
-    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 1]) for name, _ in targets]
+    initializers = []
     if contributions:
         name, booster = contributions
         if parse_booster(booster).num_feature > num_features:
             raise ValueError(f"the booster of {name} uses more features than the input has ({num_features})")
         nodes.append(_contributions_node(booster, num_features, "features", name))
-        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", num_features + 1]))
+    for name, booster in targets:
+        ens = parse_booster(booster)
+        if ens.num_feature > num_features:
+            raise ValueError(f"the booster of {name} uses {ens.num_feature} features, the input has {num_features}")
+        margin = f"{name}_margin" if ens.objective == "binary:logistic" else name
+        if contributions and booster is contributions[1]:
+            # Bias + per-feature contributions add up to the margin (Saabas: the path's changes in node mean value
+            # telescope to the leaf value): one walk of the trees gives both.
+            if not initializers:
+                initializers.append(helper.make_tensor("sum_axes", TensorProto.INT64, [1], [1]))
+            nodes.append(helper.make_node("ReduceSum", [contributions[0], "sum_axes"], [margin], name=f"{name}_sum", keepdims=1))
+        else:
+            nodes.append(_tree_ensemble_node(ens, "features", margin, f"{name}_trees"))
+        if ens.objective == "binary:logistic":
+            nodes.append(helper.make_node("Sigmoid", [margin], [name], name=f"{name}_sigmoid"))
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 1]) for name, _ in targets]
+    if contributions:
+        outputs.append(helper.make_tensor_value_info(contributions[0], TensorProto.FLOAT, ["batch", num_features + 1]))
     graph = helper.make_graph(
         nodes,
         graph_name,
         inputs=[helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", num_features])],
         outputs=outputs,
+        initializer=initializers,
     )
     model = helper.make_model(
         graph,

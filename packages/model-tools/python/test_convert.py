@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import xgboost as xgb
-from onnx import helper
+from onnx import helper, numpy_helper
 
 import convert
 
@@ -101,6 +101,12 @@ def interpret(model: onnx.ModelProto, x: np.ndarray) -> dict:
             values[n.output[0]] = TreeEnsembleInterpreter(n).run(x)
         elif n.op_type == "Sigmoid":
             values[n.output[0]] = 1.0 / (1.0 + np.exp(-values[n.input[0]]))
+        elif n.op_type == "ReduceSum":
+            axes = [int(a) for a in numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == n.input[1]))]
+            keepdims = next((helper.get_attribute_value(a) for a in n.attribute if a.name == "keepdims"), 1)
+            # Kept [rows, 1] sums as [rows], like a one-target ensemble's output above.
+            summed = values[n.input[0]].sum(axis=tuple(axes), keepdims=bool(keepdims))
+            values[n.output[0]] = summed[:, 0] if summed.ndim == 2 and summed.shape[1] == 1 else summed
         else:
             raise AssertionError(f"unexpected node {n.op_type}")
     return values
@@ -258,7 +264,8 @@ def write_fixture(name: str, description: str, model: onnx.ModelProto, features:
 
 
 class ContributionsTest(unittest.TestCase):
-    """build_model(contributions=...): XGBoost's approximate contributions as a second, multi-target ensemble."""
+    """build_model(contributions=...): XGBoost's approximate contributions as a multi-target ensemble; a target
+    of the same booster reads its margin from their row sum (one walk of the trees)."""
 
     F = 6
 
@@ -280,6 +287,24 @@ class ContributionsTest(unittest.TestCase):
         np.testing.assert_allclose(got["contributions"], want, atol=TOL)
         margin = self.booster.predict(xgb.DMatrix(self.x, missing=np.nan), output_margin=True)
         np.testing.assert_allclose(got["contributions"].sum(axis=1), margin, atol=1e-4)
+
+    def test_one_ensemble_when_the_target_is_the_contributions_booster(self):
+        ops = [n.op_type for n in self.model.graph.node]
+        self.assertEqual(ops, ["TreeEnsembleRegressor", "ReduceSum", "Sigmoid"])
+
+    def test_probability_from_the_contributions_matches_xgboost(self):
+        got = interpret(self.model, self.x)
+        want = self.booster.predict(xgb.DMatrix(self.x, missing=np.nan))
+        np.testing.assert_allclose(got["p"], want, atol=TOL)
+        np.testing.assert_allclose(got["p_margin"], got["contributions"].sum(axis=1), atol=1e-12)
+
+    def test_another_booster_keeps_its_own_ensemble(self):
+        x, y_cls, _ = random_data(13, 3000, self.F)
+        other, _ = fit_pair(x, y_cls, y_cls, trees=10, depth=3)
+        model = convert.build_model([("q", other)], self.F, contributions=("contributions", self.booster))
+        self.assertEqual([n.op_type for n in model.graph.node], ["TreeEnsembleRegressor", "TreeEnsembleRegressor", "Sigmoid"])
+        got = interpret(model, self.x)
+        np.testing.assert_allclose(got["q"], other.predict(xgb.DMatrix(self.x, missing=np.nan)), atol=TOL)
 
     def test_refuses_a_clashing_name(self):
         with self.assertRaises(ValueError):

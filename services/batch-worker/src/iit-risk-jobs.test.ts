@@ -4,7 +4,7 @@ import path from 'node:path';
 import { iitRiskBatchParts, type PatientFeaturesInput } from '@predict/iit-risk/batch';
 import { iitRiskPredictor } from '@predict/iit-risk/predictor';
 import { JobFailedError } from '@predict/jobs';
-import { HttpError, Registry, createLogger, createServingMetrics } from '@predict/serving';
+import { HttpError, ModelRepository, ModelState, Registry, createLogger, createServingMetrics, servingVersion } from '@predict/serving';
 import { LogCapture, deleteKeys, eventually, testRedisUrl, uniqueKeyPrefix } from '@predict/serving/testing';
 import request from 'supertest';
 import { createApp } from './app';
@@ -30,12 +30,11 @@ const id = (i: number) => `PZ-secret-${i}`;
 const UNKNOWN = 'UNKNOWN-secret-77';
 const ODD_VALUE = 987.125;
 
-/** Held-out SYNTHETIC people of iit-risk's golden file, with XGBoost's scores. */
-const golden = (
-  JSON.parse(readFileSync(path.join(path.dirname(require.resolve('@predict/iit-risk/package.json')), 'model/1/golden.json'), 'utf8')) as {
-    rows: { input: { features: PatientFeaturesInput }; risk: number }[];
-  }
-).rows.slice(0, 10);
+const IIT_MODEL_DIR = path.join(path.dirname(require.resolve('@predict/iit-risk/package.json')), 'model');
+/** The iit-risk version the worker serves (the one `model/active` names), as the core resolves it. */
+let served: string;
+/** Held-out SYNTHETIC people of that version's golden file, with XGBoost's scores. */
+let golden: { input: { features: PatientFeaturesInput }; risk: number }[];
 
 const logs = new LogCapture();
 const logger = createLogger({ service: 'batch-worker-test', level: 'debug', stream: logs });
@@ -55,6 +54,8 @@ let tier: WorkerTier;
 let producer: Awaited<ReturnType<typeof testProducer>>;
 
 beforeAll(async () => {
+  served = await servingVersion(new ModelRepository(IIT_MODEL_DIR), new ModelState(IIT_MODEL_DIR));
+  golden = (JSON.parse(readFileSync(path.join(IIT_MODEL_DIR, served, 'golden.json'), 'utf8')) as { rows: typeof golden }).rows.slice(0, 10);
   producer = await testProducer(prefix, 'iit-risk');
   seed.start();
   await eventually(() => seed.redis.ready, 'the store connection', 20_000);
@@ -89,7 +90,7 @@ async function auditRecords(requestId: string): Promise<Record<string, unknown>[
 test('a facility job scores every stored patient of the facility with the real model; results and audit carry HMACs, never ids', async () => {
   const { jobId } = await producer.producer.enqueue({ kind: 'source', source: 'facility', params: { facility_id: FACILITY } }, { chunkRows: 4, submittedBy: 'clinic-key' });
   const summary = await producer.producer.waitForJob(jobId, { timeoutMs: 120_000 });
-  expect(summary).toMatchObject({ rows: 10, ok: 10, failed: 0, chunks: 3, model: { name: 'iit-risk', version: '1' } });
+  expect(summary).toMatchObject({ rows: 10, ok: 10, failed: 0, chunks: 3, model: { name: 'iit-risk', version: served } });
 
   const lines = await results(jobId);
   const byHmac = new Map(golden.map((row, i) => [hmac(id(i)), row.risk]));
@@ -106,7 +107,7 @@ test('a facility job scores every stored patient of the facility with the real m
 
   const audit = await auditRecords(`job:${jobId}`);
   expect(audit.map((r) => r['index']).sort((a, b) => (a as number) - (b as number))).toEqual([...Array(10).keys()]);
-  for (const r of audit) expect(r).toMatchObject({ key_id: 'clinic-key', source: 'store', model: 'iit-risk', model_version: '1' });
+  for (const r of audit) expect(r).toMatchObject({ key_id: 'clinic-key', source: 'store', model: 'iit-risk', model_version: served });
   expect(new Set(audit.map((r) => r['patient_hmac']))).toEqual(new Set(byHmac.keys()));
   expect(JSON.stringify(audit)).not.toContain('PZ-secret');
 }, 180_000);

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONNECTIONS, MINIMAL_EXPRESS, ROUNDS, SECONDS, compareToFloor, hasTaskset, metric, rawModelMicros, runPinned, startServer, stop } from '@predict/bench-kit';
+import { ModelRepository, ModelState, servingVersion } from '@predict/serving';
 import { Redis } from 'ioredis';
 import { FEATURE_COUNT, featurize, type PatientFeatures } from '../src/features';
 
@@ -22,13 +23,16 @@ const PORTS = { floor: BASE_PORT, floorRedis: BASE_PORT + 1, service: BASE_PORT 
 runPinned(__filename, main);
 
 async function main(): Promise<void> {
-  const golden = JSON.parse(readFileSync(path.join(ROOT, 'model/1/golden.json'), 'utf8')) as { rows: { input: { features: PatientFeatures } }[] };
+  // The version the service serves (model/active), as the core resolves it: its golden people and its graph.
+  const models = path.join(ROOT, 'model');
+  const versionDir = path.join(models, await servingVersion(new ModelRepository(models), new ModelState(models)));
+  const golden = JSON.parse(readFileSync(path.join(versionDir, 'golden.json'), 'utf8')) as { rows: { input: { features: PatientFeatures } }[] };
   const people = golden.rows.map((r) => r.input.features);
   const features = people[0] as PatientFeatures;
   console.log(`iit-risk bench: ${CONNECTIONS} connections, ${SECONDS}s × ${ROUNDS} rounds per scenario; servers on core 0${hasTaskset ? '' : ' (taskset missing: NOT pinned)'}, load on core 1`);
   const write = (i: number, out: Float32Array, offset: number) => featurize(people[i % people.length] as PatientFeatures, out, offset);
-  const rawOne = await rawModelMicros(path.join(ROOT, 'model/1/model.onnx'), { name: 'features', width: FEATURE_COUNT }, write, 1, 3000);
-  const raw32 = await rawModelMicros(path.join(ROOT, 'model/1/model.onnx'), { name: 'features', width: FEATURE_COUNT }, write, 32, 1000);
+  const rawOne = await rawModelMicros(path.join(versionDir, 'model.onnx'), { name: 'features', width: FEATURE_COUNT }, write, 1, 3000);
+  const raw32 = await rawModelMicros(path.join(versionDir, 'model.onnx'), { name: 'features', width: FEATURE_COUNT }, write, 32, 1000);
 
   const redis = new Redis(REDIS_URL);
   await redis.set(`${PREFIX}iit-risk:features:${PATIENT}`, JSON.stringify(features));

@@ -3,7 +3,7 @@ import { connectTestRedis, deleteKeys, eventually, testRedisUrl, TestRedisServer
 import { Redis as IORedis, type Redis } from 'ioredis';
 import request from 'supertest';
 import { COLUMN, FEATURE_NAMES } from './features';
-import { TEST_HMAC_KEY, goldenRows, startIitService } from './service.test-support';
+import { SERVED_VERSION, TEST_HMAC_KEY, goldenRows, startIitService } from './service.test-support';
 
 /** A distinctive id: it must never show up in a log line, a metric, an error or the prediction log. */
 const PATIENT = 'PT-Zq7-secret-4821';
@@ -72,7 +72,7 @@ describe('iit-risk over HTTP, on a real Redis', () => {
     expect(stored.body).toEqual(inline.body);
     expect(Math.abs(stored.body.risk_score - (rows[1] as (typeof rows)[number]).risk)).toBeLessThanOrEqual(1e-5);
     expect(['low', 'medium', 'high']).toContain(stored.body.risk_band);
-    expect(stored.body.model).toEqual({ name: 'iit-risk', version: '1' });
+    expect(stored.body.model).toEqual({ name: 'iit-risk', version: SERVED_VERSION });
     // Top factors: the largest positive golden contributions, largest first, with the values the model saw.
     const contributions = (rows[1] as (typeof rows)[number]).contributions.slice(0, FEATURE_NAMES.length);
     const expected = contributions
@@ -180,7 +180,7 @@ describe('iit-risk over HTTP, on a real Redis', () => {
         patient_hmac: createHmac('sha256', TEST_HMAC_KEY).update(PATIENT).digest('hex'),
         source: 'store',
         model: 'iit-risk',
-        model_version: '1',
+        model_version: SERVED_VERSION,
         risk_score: first.body.risk_score,
         risk_band: first.body.risk_band,
       },

@@ -4,10 +4,10 @@ import { connectTestRedis, deleteKeys, testRedisUrl, uniqueKeyPrefix, type TestS
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import type { PatientFeaturesInput } from './schema';
-import { startIitService } from './service.test-support';
+import { SERVED_VERSION, startIitService } from './service.test-support';
 
 /** Held-out SYNTHETIC people (the promotion evaluation set): the training distribution. */
-const people = (JSON.parse(readFileSync(path.resolve(__dirname, '../model/1/evaluation.json'), 'utf8')) as { rows: { input: { features: PatientFeaturesInput } }[] }).rows.map((r) => r.input.features);
+const people = (JSON.parse(readFileSync(path.resolve(__dirname, '../model', SERVED_VERSION, 'evaluation.json'), 'utf8')) as { rows: { input: { features: PatientFeaturesInput } }[] }).rows.map((r) => r.input.features);
 
 describe('drift monitoring of iit-risk (the card carries the training reference)', () => {
   let redis: Redis;

@@ -14,8 +14,11 @@ export function startIitService(env: Record<string, string>): Promise<TestServic
   return startTestService({ predictor: iitRiskPredictor, loadConfig, parts: iitRiskParts, env: { AUDIT_HMAC_KEY: TEST_HMAC_KEY, ...env } });
 }
 
-/** Held-out SYNTHETIC people of the golden file of version 1, with XGBoost's outputs. */
-export function goldenRows(version = '1') {
+/** The version `model/active` names: the one the service serves (`pnpm promote` / `rollback` move it). */
+export const SERVED_VERSION = readFileSync(path.resolve(__dirname, '../model/active'), 'utf8').trim();
+
+/** Held-out SYNTHETIC people of a version's golden file (the served one by default), with XGBoost's outputs. */
+export function goldenRows(version = SERVED_VERSION) {
   const file = path.resolve(__dirname, '../model', version, 'golden.json');
   return (JSON.parse(readFileSync(file, 'utf8')) as { tolerance: number; rows: { input: { features: PatientFeaturesInput }; risk: number; contributions: number[] }[] }).rows;
 }

@@ -4,8 +4,9 @@
 
 XGBoost binary:logistic with early stopping on validation log loss, leaves snapped to a float32-exact grid,
 converted by the shared converter (packages/model-tools/python/convert.py) into one graph with two outputs:
-`risk` [N, 1] (probability of interruption) and `contributions` [N, F + 1] (XGBoost's approximate per-leaf
-feature contributions on the log-odds scale, last column the bias). Risk bands come from validation score
+`contributions` [N, F + 1] (XGBoost's approximate per-leaf feature contributions on the log-odds scale, last
+column the bias: one tree ensemble with a target per feature) and `risk` [N, 1] (probability of interruption:
+the sigmoid of their row sum, which is the margin; the trees are walked once per row). Risk bands come from validation score
 quantiles; metrics, calibration, how the model tracks the true generating risk, and the drift reference come
 from the held-out splits. Writes model.onnx, golden.json (risk AND contributions of held-out people) and
 model.json (the card, with the sha256 of every file), plus test predictions under training/data for
@@ -243,7 +244,7 @@ def main() -> None:
             },
         },
         "top_factors": {
-            "method": "XGBoost approximate contributions (Saabas: per leaf, the change in node mean value along the path), exported into the same ONNX graph as a second tree ensemble with one target per feature; parity-checked against pred_contribs(approx_contribs=True)",
+            "method": "XGBoost approximate contributions (Saabas: per leaf, the change in node mean value along the path), exported into the ONNX graph as a tree ensemble with one target per feature (+ the bias); risk is the sigmoid of their row sum (the margin), so one walk of the trees gives both; parity-checked against pred_contribs(approx_contribs=True) and predict()",
             "served": "the features with the largest positive contributions (pushing risk up), at most 3",
         },
         "gate": {"metric": "roc_auc", "direction": "higher", "prediction": "risk_score"},
