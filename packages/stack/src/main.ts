@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     if (stopping) return; // stopped during start-up: stop() exits
     throw error;
   }
+  if (stopping) return; // a signal came as the last part started: nothing to announce, stop() exits
   process.stdout.write(`${await stack.summary()}\n\nall ready; Ctrl-C stops everything\n`);
 }
 

@@ -279,10 +279,17 @@ export class Stack {
         ...(isRoot() ? { user: 'nobody nogroup' } : {}),
       }),
     );
-    const { child, configFile } = await launchNginx({ config, scratchDir: this.scratchDir, port });
-    this.nginx = child;
+    const { configFile } = await launchNginx({
+      config,
+      scratchDir: this.scratchDir,
+      port,
+      // Known to stop() from its spawn on: a signal while nginx comes up stops it too, not only the replicas.
+      onSpawn: (child) => {
+        this.nginx = child;
+        this.pipe('nginx', child);
+      },
+    });
     this.nginxConfig = configFile;
-    this.pipe('nginx', child);
     this.nginxPort = port;
   }
 
