@@ -328,7 +328,9 @@ def build_model(
     if len(set(names)) != len(names) or "features" in names:
         raise ValueError(f"output names must be unique and differ from the input 'features': {names}")
     nodes = []
-    initializers = []
+    # Targets of the contributions' own booster read their margin from the contributions' row sum (axis 1).
+    summed = [name for name, booster in targets if contributions and booster is contributions[1]]
+    initializers = [helper.make_tensor("sum_axes", TensorProto.INT64, [1], [1])] if summed else []
     if contributions:
         name, booster = contributions
         if parse_booster(booster).num_feature > num_features:
@@ -339,11 +341,9 @@ def build_model(
         if ens.num_feature > num_features:
             raise ValueError(f"the booster of {name} uses {ens.num_feature} features, the input has {num_features}")
         margin = f"{name}_margin" if ens.objective == "binary:logistic" else name
-        if contributions and booster is contributions[1]:
+        if name in summed:
             # Bias + per-feature contributions add up to the margin (Saabas: the path's changes in node mean value
             # telescope to the leaf value): one walk of the trees gives both.
-            if not initializers:
-                initializers.append(helper.make_tensor("sum_axes", TensorProto.INT64, [1], [1]))
             nodes.append(helper.make_node("ReduceSum", [contributions[0], "sum_axes"], [margin], name=f"{name}_sum", keepdims=1))
         else:
             nodes.append(_tree_ensemble_node(ens, "features", margin, f"{name}_trees"))
